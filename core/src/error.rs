@@ -1,0 +1,102 @@
+//! One error type for the core. Messages are written for the person holding the phone;
+//! the variant tells the caller what kind of problem it is.
+
+use std::fmt;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input was rejected before anything was stored.
+    #[error("invalid input: {0}")]
+    Invalid(#[from] ValidationError),
+    /// The acting member's role or scope does not allow this.
+    #[error("not allowed: {0}")]
+    Forbidden(String),
+    /// The action does not fit the current state (for example resolving a cancelled case).
+    #[error("cannot {action} a case that is {status}")]
+    Transition { action: String, status: String },
+    #[error("{kind} {id} not found")]
+    NotFound { kind: &'static str, id: String },
+    /// No member is set on this device yet.
+    #[error("no member is signed in on this device")]
+    NoMember,
+    /// The file is not an Outpost store (another app's database, or not SQLite at all).
+    #[error("{0} is not an Outpost database; it was left untouched")]
+    NotAStore(String),
+    /// The file is an Outpost store but damaged (truncated, bit-flipped).
+    #[error("the database is damaged: {0}")]
+    Corrupt(String),
+    #[error(
+        "this database was written by a newer version of Outpost (schema {found}, this build knows up to {known})"
+    )]
+    TooNew { found: i64, known: i64 },
+    /// A document's content does not follow the schema (from a bug or a hostile peer).
+    #[error("document {id} is malformed: {reason}")]
+    BadDocument { id: String, reason: String },
+    /// A change received from elsewhere could not be decoded.
+    #[error("malformed change for document {id}: {reason}")]
+    BadChange { id: String, reason: String },
+    #[error("storage error: {0}")]
+    Storage(String),
+    #[error("file error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ffi::ErrorCode;
+        match e.sqlite_error_code() {
+            Some(ErrorCode::DatabaseCorrupt) => Error::Corrupt(e.to_string()),
+            Some(ErrorCode::NotADatabase) => Error::NotAStore(format!("the file ({e})")),
+            _ => Error::Storage(e.to_string()),
+        }
+    }
+}
+
+/// What was wrong with the input, precisely enough for a form to show it next to the field.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ValidationError {
+    #[error("{field} must not be empty")]
+    Empty { field: &'static str },
+    #[error("{field} is longer than {max} characters")]
+    TooLong { field: &'static str, max: usize },
+    #[error("latitude {0} is outside -90..=90")]
+    Latitude(f64),
+    #[error("longitude {0} is outside -180..=180")]
+    Longitude(f64),
+    #[error("location accuracy {0} m must be a positive number")]
+    Accuracy(f64),
+    #[error("satisfaction {0} is outside 1..=5")]
+    Satisfaction(i64),
+    #[error("unknown {what} '{value}'")]
+    Unknown { what: &'static str, value: String },
+    #[error("checklist item '{0}' is not part of this inspection")]
+    UnknownItem(String),
+    #[error("item '{item}' takes {expected}, not {given}")]
+    WrongAnswerKind {
+        item: String,
+        expected: String,
+        given: String,
+    },
+    #[error("item '{0}' needs at least one photo")]
+    PhotoRequired(String),
+    #[error("'{0}' is not a valid photo reference (expected a SHA-256 hex digest)")]
+    PhotoHash(String),
+    #[error("{0} is not a finite number")]
+    NotFinite(&'static str),
+    #[error("the deadline must be after the time of dispatch")]
+    DeadlineInPast,
+    #[error("{count} checklist item(s) have no answer yet, first '{first}'")]
+    Unanswered { count: usize, first: String },
+    #[error("checklist template is invalid: {0}")]
+    Template(String),
+}
+
+/// Names the problem for a document that does not read as its schema says.
+pub(crate) fn bad_doc(id: &str, reason: impl fmt::Display) -> Error {
+    Error::BadDocument {
+        id: id.to_string(),
+        reason: reason.to_string(),
+    }
+}

@@ -1,0 +1,180 @@
+//! What people do with cases: flag, report, edit, and record timeline events.
+
+use super::projection::{CaseList, list_cases, search_cases};
+use super::{DocKind, Store, Txn, new_id};
+use crate::case::{
+    Case, CaseEdit, CaseSummary, Category, Event, EventKind, Location, NewCase, Urgency,
+    append_event, apply_edit, check_len, new_case_doc, permit, read_case,
+};
+use crate::error::{Error, Result, ValidationError};
+use crate::member::Role;
+
+impl Store {
+    /// Opens a case. Anyone but a responder may report; members only in their grids.
+    pub fn create_case(&self, c: NewCase) -> Result<String> {
+        c.validate()?;
+        self.write(|t| create_in(t, &c))
+    }
+
+    /// The courier's one-tap flag: a life-safety "person in distress" case, saved even
+    /// without a location fix.
+    pub fn flag_person_in_distress(
+        &self,
+        grid_id: &str,
+        location: Option<Location>,
+        note: Option<&str>,
+        photo: Option<&str>,
+    ) -> Result<String> {
+        let note = note.map(str::trim).unwrap_or("");
+        check_len("note", note, crate::case::MAX_TEXT)?;
+        let title = match location.as_ref().and_then(|l| l.address.as_deref()) {
+            Some(addr) => format!("有人需要帮助 Person in distress · {addr}"),
+            None => "有人需要帮助 Person in distress".to_string(),
+        };
+        let mut c = NewCase::new(
+            Category::PersonInDistress,
+            Urgency::LifeSafety,
+            &title,
+            grid_id,
+        );
+        c.description = note.to_string();
+        c.location = location;
+        c.attachments = photo.map(|p| vec![p.to_string()]).unwrap_or_default();
+        self.create_case(c)
+    }
+
+    /// Corrects fields of a case; recorded in the timeline as an edit.
+    pub fn edit_case(&self, id: &str, edit: CaseEdit) -> Result<()> {
+        edit.validate()?;
+        if edit.is_empty() {
+            return Ok(());
+        }
+        let kind = EventKind::Edited {
+            fields: edit.field_names(),
+        };
+        self.write(|t| {
+            record_in(t, id, kind, |doc| apply_edit(doc, &edit))?;
+            Ok(())
+        })
+    }
+
+    /// Records one timeline event (accept, dispatch, progress, resolve, follow-up, reopen,
+    /// cancel, comment, photo) after checking the role, the scope and the current state.
+    pub fn record(&self, id: &str, kind: EventKind) -> Result<String> {
+        kind.validate(self.now())?;
+        if matches!(
+            kind,
+            EventKind::Created | EventKind::Edited { .. } | EventKind::Unknown { .. }
+        ) {
+            return Err(ValidationError::Unknown {
+                what: "action",
+                value: kind.name().to_string(),
+            }
+            .into());
+        }
+        self.write(|t| record_in(t, id, kind, |_| Ok(())))
+    }
+
+    pub fn case(&self, id: &str) -> Result<Case> {
+        self.read(id, |kind, doc| match kind {
+            Some(DocKind::Case) => read_case(doc, id),
+            _ => Err(Error::NotFound {
+                kind: "case",
+                id: id.to_string(),
+            }),
+        })
+        .map_err(|e| match e {
+            Error::NotFound { id, .. } => Error::NotFound { kind: "case", id },
+            other => other,
+        })
+    }
+
+    /// Open cases, most urgent first, then oldest first.
+    pub fn open_cases(&self, limit: i64, offset: i64) -> Result<Vec<CaseSummary>> {
+        self.with_conn(|c| list_cases(c, CaseList::Open, limit, offset))
+    }
+
+    /// Cases the signed-in member reported, newest first.
+    pub fn my_reports(&self, limit: i64, offset: i64) -> Result<Vec<CaseSummary>> {
+        let me = self.member()?.ok_or(Error::NoMember)?;
+        self.with_conn(|c| list_cases(c, CaseList::ReportedBy(&me.id), limit, offset))
+    }
+
+    /// Open cases past their deadline, most overdue first.
+    pub fn overdue(&self, limit: i64) -> Result<Vec<CaseSummary>> {
+        let now = self.now();
+        self.with_conn(|c| list_cases(c, CaseList::Overdue { now }, limit, 0))
+    }
+
+    pub fn cases_in_grid(
+        &self,
+        grid: &str,
+        category: Option<Category>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<CaseSummary>> {
+        self.with_conn(|c| list_cases(c, CaseList::Grid { grid, category }, limit, offset))
+    }
+
+    /// Every case this device holds, oldest first.
+    pub fn all_cases(&self, limit: i64, offset: i64) -> Result<Vec<CaseSummary>> {
+        self.with_conn(|c| list_cases(c, CaseList::All, limit, offset))
+    }
+
+    /// Searches title, description and address; works for Chinese text.
+    pub fn search(&self, query: &str, limit: i64) -> Result<Vec<CaseSummary>> {
+        self.with_conn(|c| search_cases(c, query, limit))
+    }
+}
+
+pub(super) fn create_in(t: &mut Txn<'_>, c: &NewCase) -> Result<String> {
+    let me = t.member()?;
+    match me.role {
+        Role::Responder => return Err(Error::Forbidden("a responder cannot open cases".into())),
+        Role::GridMember | Role::GridLead if !me.in_grid(&c.grid_id) => {
+            return Err(Error::Forbidden(format!(
+                "grid {} is outside your grids",
+                c.grid_id
+            )));
+        }
+        _ => {}
+    }
+    let id = new_id();
+    let now = t.now();
+    let doc = t.create(&id, DocKind::Case);
+    new_case_doc(doc, &id, c, &me, &new_id(), now)?;
+    t.commit_local(&id)?;
+    Ok(id)
+}
+
+/// Appends an event to a case inside `t`, after `extra` edits the same change.
+pub(super) fn record_in(
+    t: &mut Txn<'_>,
+    id: &str,
+    kind: EventKind,
+    extra: impl FnOnce(&mut automerge::AutoCommit) -> Result<()>,
+) -> Result<String> {
+    let me = t.member()?;
+    let now = t.now();
+    let not_found = || Error::NotFound {
+        kind: "case",
+        id: id.to_string(),
+    };
+    let doc = t.doc(id)?.ok_or_else(not_found)?;
+    if crate::doc::kind_of(doc).as_deref() != Some("case") {
+        return Err(not_found());
+    }
+    let case = read_case(doc, id)?;
+    permit(&me, &case, &kind)?;
+    let event = Event {
+        id: new_id(),
+        author: me.id.clone(),
+        role: me.role,
+        at: now,
+        kind,
+    };
+    extra(doc)?;
+    append_event(doc, &event)?;
+    t.commit_local(id)?;
+    Ok(event.id)
+}
