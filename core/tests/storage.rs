@@ -14,7 +14,9 @@ fn bytes(p: &std::path::Path) -> Vec<u8> {
 fn random_bytes_are_not_a_store_and_stay_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("junk.db");
-    let junk: Vec<u8> = (0..8192u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let junk: Vec<u8> = (0..8192u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     std::fs::write(&path, &junk).unwrap();
     match Store::open(&path) {
         Err(Error::NotAStore(msg)) => assert!(msg.contains("junk.db"), "{msg}"),
@@ -30,7 +32,8 @@ fn another_apps_sqlite_database_is_refused_and_left_as_it_was() {
     let path = dir.path().join("other.db");
     {
         let c = rusqlite::Connection::open(&path).unwrap();
-        c.execute_batch("CREATE TABLE contacts(name TEXT); INSERT INTO contacts VALUES ('张三');").unwrap();
+        c.execute_batch("CREATE TABLE contacts(name TEXT); INSERT INTO contacts VALUES ('张三');")
+            .unwrap();
     }
     let before = bytes(&path);
     assert!(matches!(Store::open(&path), Err(Error::NotAStore(_))));
@@ -42,8 +45,14 @@ fn a_store_from_a_newer_version_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("new.db");
     drop(Store::open(&path).unwrap());
-    rusqlite::Connection::open(&path).unwrap().execute_batch("PRAGMA user_version = 99").unwrap();
-    assert!(matches!(Store::open(&path), Err(Error::TooNew { found: 99, .. })));
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 99")
+        .unwrap();
+    assert!(matches!(
+        Store::open(&path),
+        Err(Error::TooNew { found: 99, .. })
+    ));
 }
 
 #[test]
@@ -53,13 +62,21 @@ fn a_truncated_or_damaged_store_gives_a_typed_error_not_a_panic() {
     {
         let lead = phone(&dir, "lead", Role::GridLead);
         for i in 0..300 {
-            let mut c = NewCase::new(Category::Waste, Urgency::Normal, &format!("垃圾堆放 {i}"), GRID);
+            let mut c = NewCase::new(
+                Category::Waste,
+                Urgency::Normal,
+                &format!("垃圾堆放 {i}"),
+                GRID,
+            );
             c.description = "x".repeat(400);
             lead.create_case(c).unwrap();
         }
     }
     // Fold the WAL into the main file so truncation really loses pages.
-    rusqlite::Connection::open(&path).unwrap().execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+        .unwrap();
     let full = bytes(&path);
     for (name, damaged) in [
         ("truncated", full[..full.len() / 2].to_vec()),
@@ -93,9 +110,22 @@ fn documents_compact_into_snapshots_and_reload_intact() {
     let before;
     {
         let li = phone(&dir, "li", Role::GridMember);
-        id = li.create_case(NewCase::new(Category::Dispute, Urgency::Low, "邻里纠纷", GRID)).unwrap();
+        id = li
+            .create_case(NewCase::new(
+                Category::Dispute,
+                Urgency::Low,
+                "邻里纠纷",
+                GRID,
+            ))
+            .unwrap();
         for i in 0..150 {
-            li.record(&id, EventKind::Comment { text: format!("第{i}次沟通") }).unwrap();
+            li.record(
+                &id,
+                EventKind::Comment {
+                    text: format!("第{i}次沟通"),
+                },
+            )
+            .unwrap();
         }
         before = li.case(&id).unwrap();
     }
@@ -103,7 +133,10 @@ fn documents_compact_into_snapshots_and_reload_intact() {
         .unwrap()
         .query_row("SELECT count(*) FROM changes", [], |r| r.get(0))
         .unwrap();
-    assert!(change_rows < 64, "{change_rows} change rows were never compacted");
+    assert!(
+        change_rows < 64,
+        "{change_rows} change rows were never compacted"
+    );
     let li = Store::open(&path).unwrap();
     let after = li.case(&id).unwrap();
     assert_eq!(after, before);
@@ -129,11 +162,16 @@ fn hostile_changes_are_refused_whole_and_store_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let li = phone(&dir, "li", Role::GridMember);
     let rider = phone(&dir, "rider", Role::Courier);
-    let id = rider.flag_person_in_distress(GRID, None, None, None).unwrap();
+    let id = rider
+        .flag_person_in_distress(GRID, None, None, None)
+        .unwrap();
     let good = rider.changes_since(&id, &[]).unwrap();
     // Garbage bytes next to a good document: the whole batch is refused.
     let err = li
-        .apply_remote(&[(id.clone(), good.clone()), ("x".into(), vec![b"not automerge".to_vec()])])
+        .apply_remote(&[
+            (id.clone(), good.clone()),
+            ("x".into(), vec![b"not automerge".to_vec()]),
+        ])
         .unwrap_err();
     assert!(matches!(err, Error::BadChange { .. }), "{err}");
     assert!(li.document_ids().unwrap().is_empty());
@@ -143,12 +181,22 @@ fn hostile_changes_are_refused_whole_and_store_nothing() {
     doc.put(automerge::ROOT, "kind", "case").unwrap();
     doc.put(automerge::ROOT, "id", "evil").unwrap();
     doc.put(automerge::ROOT, "urgency", 42).unwrap();
-    let evil: Vec<Vec<u8>> = doc.get_changes(&[]).into_iter().map(|c| c.raw_bytes().to_vec()).collect();
-    assert!(matches!(li.apply_remote(&[("evil".into(), evil)]), Err(Error::BadDocument { .. })));
+    let evil: Vec<Vec<u8>> = doc
+        .get_changes(&[])
+        .into_iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect();
+    assert!(matches!(
+        li.apply_remote(&[("evil".into(), evil)]),
+        Err(Error::BadDocument { .. })
+    ));
     assert!(li.all_cases(10, 0).unwrap().is_empty());
     // The same good changes twice, and in pieces, are stored once.
     li.apply_remote(&[(id.clone(), good.clone())]).unwrap();
-    assert_eq!(li.apply_remote(&[(id.clone(), good)]).unwrap().new_changes, 0);
+    assert_eq!(
+        li.apply_remote(&[(id.clone(), good)]).unwrap().new_changes,
+        0
+    );
     assert_eq!(li.case(&id).unwrap(), rider.case(&id).unwrap());
 }
 
@@ -157,9 +205,17 @@ fn changes_arriving_out_of_order_wait_for_their_dependencies() {
     let dir = tempfile::tempdir().unwrap();
     let lead = phone(&dir, "lead", Role::GridLead);
     let li = phone(&dir, "li", Role::GridMember);
-    let id = lead.create_case(NewCase::new(Category::Waste, Urgency::Low, "垃圾", GRID)).unwrap();
+    let id = lead
+        .create_case(NewCase::new(Category::Waste, Urgency::Low, "垃圾", GRID))
+        .unwrap();
     lead.record(&id, EventKind::Accepted).unwrap();
-    lead.record(&id, EventKind::Comment { text: "已通知物业".into() }).unwrap();
+    lead.record(
+        &id,
+        EventKind::Comment {
+            text: "已通知物业".into(),
+        },
+    )
+    .unwrap();
     let mut all = lead.changes_since(&id, &[]).unwrap();
     assert_eq!(all.len(), 3);
     let last = all.pop().unwrap();
