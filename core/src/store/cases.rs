@@ -16,6 +16,15 @@ impl Store {
         self.write(|t| create_in(t, &c))
     }
 
+    /// Opens many cases in one transaction (a workstation importing hotline work orders,
+    /// a device seeded for tests). All or nothing.
+    pub fn create_cases(&self, cases: &[NewCase]) -> Result<Vec<String>> {
+        for c in cases {
+            c.validate()?;
+        }
+        self.write(|t| cases.iter().map(|c| create_in(t, c)).collect())
+    }
+
     /// The courier's one-tap flag: a life-safety "person in distress" case, saved even
     /// without a location fix.
     pub fn flag_person_in_distress(

@@ -18,11 +18,23 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 impl Store {
     pub(super) fn install_builtin_templates(&self) -> Result<()> {
-        for json in crate::template::BUILTIN {
-            let t = Template::from_json(json)?;
-            self.with_conn(|c| insert_template(c, &t))?;
-        }
-        Ok(())
+        self.with_conn(|c| {
+            // Only reads on a normal cold start; writes just the versions this build adds.
+            let tx = c.unchecked_transaction()?;
+            for json in crate::template::BUILTIN {
+                let t = Template::from_json(json)?;
+                let known: bool = tx.query_row(
+                    "SELECT EXISTS(SELECT 1 FROM templates WHERE id = ?1 AND version = ?2)",
+                    params![t.id, t.version],
+                    |r| r.get(0),
+                )?;
+                if !known {
+                    insert_template(&tx, &t)?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     /// Adds a template version from its JSON file. An existing id+version is kept as is:

@@ -67,8 +67,8 @@ const MIGRATIONS: &[&str] = &[
         source_inspection TEXT,
         source_item TEXT
     ) STRICT;
-    CREATE INDEX cases_queue ON cases(is_open, urgency_rank, created_at);
-    CREATE INDEX cases_reporter ON cases(reporter_id, created_at);
+    CREATE INDEX cases_queue ON cases(is_open, urgency_rank, created_at, id);
+    CREATE INDEX cases_reporter ON cases(reporter_id, created_at, id);
     CREATE INDEX cases_deadline ON cases(is_open, deadline) WHERE deadline IS NOT NULL;
     CREATE INDEX cases_grid ON cases(grid_id, category, created_at);
 
