@@ -350,7 +350,7 @@ impl<'a> Txn<'a> {
             id: id.to_string(),
             reason: e.to_string(),
         })?;
-        if *kind == None {
+        if kind.is_none() {
             *kind = kind_of(doc).as_deref().and_then(DocKind::parse);
         }
         persist(&self.tx, id, kind, doc, n as i64, now)?;
@@ -460,7 +460,7 @@ pub(crate) fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
 }
 
 pub(crate) fn decode_heads(bytes: &[u8]) -> Result<Vec<ChangeHash>> {
-    if bytes.len() % 32 != 0 {
+    if !bytes.len().is_multiple_of(32) {
         return Err(Error::Corrupt("stored heads are damaged".into()));
     }
     bytes
