@@ -330,15 +330,13 @@ impl<'a> Txn<'a> {
             )));
         };
         ensure_row(&self.tx, id, *kind, now)?;
+        let mut seen = std::collections::HashSet::new();
         let mut fresh = Vec::new();
         for c in changes {
             let hash = c.hash();
-            if doc.get_change_by_hash(&hash).is_some()
-                || fresh.iter().any(|f: &Change| f.hash() == hash)
-            {
-                continue;
+            if doc.get_change_by_hash(&hash).is_none() && seen.insert(hash) {
+                fresh.push(c);
             }
-            fresh.push(c);
         }
         let n = fresh.len();
         for c in &mut fresh {
@@ -399,15 +397,16 @@ fn persist(
         Some(k) => projection::project(conn, *k, id, doc)?,
         None => 9,
     };
-    conn.execute(
-        "UPDATE documents SET kind = ?2, heads = ?3, pending = pending + ?4, priority = ?5, updated_at = ?6
-         WHERE id = ?1",
-        params![id, kind.map(DocKind::as_str), heads, added, priority, now],
-    )?;
-    let pending: i64 =
-        conn.query_row("SELECT pending FROM documents WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })?;
+    let pending: i64 = conn
+        .prepare_cached(
+            "UPDATE documents SET kind = ?2, heads = ?3, pending = pending + ?4, priority = ?5,
+                 updated_at = ?6
+             WHERE id = ?1 RETURNING pending",
+        )?
+        .query_row(
+            params![id, kind.map(DocKind::as_str), heads, added, priority, now],
+            |r| r.get(0),
+        )?;
     // Changes still waiting for their dependencies are not in a snapshot: keep their rows.
     if pending >= COMPACT_AFTER && doc.get_missing_deps(&[]).is_empty() {
         let snapshot = doc.save();
