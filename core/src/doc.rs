@@ -161,39 +161,15 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Writes an optional text value, deleting the key for `None` so absent stays absent.
-pub(crate) fn put_opt_str(
+/// Writes an optional value; `None` writes nothing, so absent stays absent.
+pub(crate) fn put_opt<V: Into<ScalarValue>>(
     doc: &mut AutoCommit,
     obj: &ObjId,
     key: &str,
-    v: Option<&str>,
+    v: Option<V>,
 ) -> Result<()> {
     match v {
-        Some(s) => doc.put(obj, key, s).map_err(am_err),
-        None => Ok(()),
-    }
-}
-
-pub(crate) fn put_opt_f64(
-    doc: &mut AutoCommit,
-    obj: &ObjId,
-    key: &str,
-    v: Option<f64>,
-) -> Result<()> {
-    match v {
-        Some(f) => doc.put(obj, key, f).map_err(am_err),
-        None => Ok(()),
-    }
-}
-
-pub(crate) fn put_opt_i64(
-    doc: &mut AutoCommit,
-    obj: &ObjId,
-    key: &str,
-    v: Option<i64>,
-) -> Result<()> {
-    match v {
-        Some(f) => doc.put(obj, key, f).map_err(am_err),
+        Some(v) => doc.put(obj, key, v.into()).map_err(am_err),
         None => Ok(()),
     }
 }

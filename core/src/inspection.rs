@@ -14,7 +14,7 @@ use automerge::{AutoCommit, ObjId, ObjType, ROOT, ReadDoc, transaction::Transact
 use serde::{Deserialize, Serialize};
 
 use crate::case::{Datum, Location, check_len, check_photo_hash, check_required};
-use crate::doc::{Reader, SCHEMA, am_err, put_opt_f64, put_opt_str};
+use crate::doc::{Reader, SCHEMA, am_err, put_opt};
 use crate::error::{Result, ValidationError};
 use crate::template::{AnswerKind, ChecklistItem, Template};
 
@@ -278,16 +278,16 @@ pub(crate) fn new_inspection_doc(
         .map_err(am_err)?;
     let s = doc.put_object(ROOT, "site", ObjType::Map).map_err(am_err)?;
     doc.put(&s, "name", site.name.as_str()).map_err(am_err)?;
-    put_opt_str(doc, &s, "address", site.address.as_deref())?;
+    put_opt(doc, &s, "address", site.address.as_deref())?;
     if let Some(l) = &site.location {
         doc.put(&s, "lat", l.lat).map_err(am_err)?;
         doc.put(&s, "lon", l.lon).map_err(am_err)?;
-        put_opt_f64(doc, &s, "accuracy_m", l.accuracy_m)?;
+        put_opt(doc, &s, "accuracy_m", l.accuracy_m)?;
         doc.put(&s, "datum", l.datum.as_str()).map_err(am_err)?;
     }
     doc.put(ROOT, "started_by", by).map_err(am_err)?;
     doc.put(ROOT, "started_at", now).map_err(am_err)?;
-    put_opt_str(doc, &ROOT, "previous_id", previous)?;
+    put_opt(doc, &ROOT, "previous_id", previous)?;
     for m in [
         "inspectors",
         "answers",

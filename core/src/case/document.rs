@@ -11,7 +11,7 @@ use super::{
     Case, CaseEdit, Category, Datum, Event, EventKind, FollowUp, HazardSource, Location, NewCase,
     Urgency, fold,
 };
-use crate::doc::{Reader, SCHEMA, am_err, put_opt_f64, put_opt_i64, put_opt_str};
+use crate::doc::{Reader, SCHEMA, am_err, put_opt};
 use crate::error::Result;
 use crate::member::{Member, Role};
 
@@ -41,7 +41,7 @@ pub(crate) fn new_case_doc(
     doc.put(ROOT, "reporter_id", reporter.id.as_str())
         .map_err(am_err)?;
     doc.put(ROOT, "created_at", now).map_err(am_err)?;
-    put_opt_i64(doc, &ROOT, "deadline", c.deadline)?;
+    put_opt(doc, &ROOT, "deadline", c.deadline)?;
     if let Some(s) = &c.source {
         let m = doc
             .put_object(ROOT, "source", ObjType::Map)
@@ -74,9 +74,9 @@ fn put_location(doc: &mut AutoCommit, l: &Location) -> Result<()> {
         .map_err(am_err)?;
     doc.put(&m, "lat", l.lat).map_err(am_err)?;
     doc.put(&m, "lon", l.lon).map_err(am_err)?;
-    put_opt_f64(doc, &m, "accuracy_m", l.accuracy_m)?;
+    put_opt(doc, &m, "accuracy_m", l.accuracy_m)?;
     doc.put(&m, "datum", l.datum.as_str()).map_err(am_err)?;
-    put_opt_str(doc, &m, "address", l.address.as_deref())
+    put_opt(doc, &m, "address", l.address.as_deref())
 }
 
 pub(crate) fn apply_edit(doc: &mut AutoCommit, e: &CaseEdit) -> Result<()> {
