@@ -1,66 +1,173 @@
-//! The whole offline flow on real SQLite files, one store per phone. Until the sync server
-//! exists, documents travel between phones by handing over Automerge changes directly,
-//! which is exactly what the server will relay.
+//! `outpost demo`: the whole story on real SQLite files against a real server on loopback.
+//! The server runs in this process on 127.0.0.1 with its database in a temporary
+//! directory; every phone is its own store, enrolled with an invite code, and everything
+//! between them travels through the server's sync feed.
 
-use std::error::Error;
+use std::sync::Arc;
+use std::time::Duration;
 
-use outpost_core::{AnswerValue, Datum, EventKind, FollowUp, Location, Member, Role, Site, Store};
+use outpost_core::sync::wire::{GridInfo, GridLevel, UnitInfo};
+use outpost_core::sync::{SyncClient, SyncConfig, SyncReport};
+use outpost_core::{AnswerValue, Datum, EventKind, FollowUp, Location, Role, Site, Store};
+use outpost_server::{App, Directory, Limits, MemberEntry, SqliteStorage, Storage};
 
-type Res<T> = Result<T, Box<dyn Error>>;
+use crate::device::{Res, show};
 
 const GRID: &str = "yinhang-1-3";
+const OTHER_GRID: &str = "yinhang-1-4";
+const UNIT: &str = "juweihui-650";
 
-/// Copies every change `from` has and `to` lacks, for every document `from` holds.
-fn hand_over(from: &Store, to: &Store) -> Res<usize> {
-    let mut batch = Vec::new();
-    for id in from.document_ids()? {
-        let changes = from.changes_since(&id, &to.heads(&id)?)?;
-        if !changes.is_empty() {
-            batch.push((id, changes));
-        }
+fn directory() -> Directory {
+    let grid = |id: &str, name: &str, level, parent: Option<&str>| GridInfo {
+        id: id.into(),
+        name: name.into(),
+        level,
+        parent: parent.map(Into::into),
+    };
+    let member = |id: &str, name: &str, role, grids: &[&str], unit: Option<&str>| MemberEntry {
+        id: id.into(),
+        name: name.into(),
+        role,
+        grids: grids.iter().map(|g| g.to_string()).collect(),
+        unit: unit.map(Into::into),
+    };
+    Directory {
+        grids: vec![
+            grid("yinhang", "殷行街道", GridLevel::Street, None),
+            grid(
+                "yinhang-1",
+                "殷行第一综合网格",
+                GridLevel::Comprehensive,
+                Some("yinhang"),
+            ),
+            grid(GRID, "殷行路650弄网格", GridLevel::Grid, Some("yinhang-1")),
+            grid(OTHER_GRID, "开鲁路网格", GridLevel::Grid, Some("yinhang-1")),
+        ],
+        units: vec![
+            UnitInfo {
+                id: UNIT.into(),
+                name: "居委会 Residents' committee".into(),
+            },
+            UnitInfo {
+                id: "chengguan".into(),
+                name: "城管 City management".into(),
+            },
+        ],
+        members: vec![
+            member("rider-07", "王师傅", Role::Courier, &[], None),
+            member("gm-li", "李网格员", Role::GridMember, &[GRID], None),
+            member("gm-zhao", "赵网格员", Role::GridMember, &[GRID], None),
+            member("gm-sun", "孙网格员", Role::GridMember, &[OTHER_GRID], None),
+            member(
+                "lead-chen",
+                "陈网格长",
+                Role::GridLead,
+                &["yinhang-1"],
+                None,
+            ),
+            member("resp-wu", "吴主任", Role::Responder, &[], Some(UNIT)),
+        ],
+        templates: outpost_core::Template::builtin(),
+        version: 0,
     }
-    Ok(to.apply_remote(&batch)?.new_changes)
+}
+
+struct Phone {
+    name: &'static str,
+    store: Store,
+}
+
+/// Runs the server and the phones; `figures` collects every sync for the closing table.
+struct World {
+    rt: tokio::runtime::Runtime,
+    client: SyncClient,
+    figures: Vec<(String, SyncReport)>,
+}
+
+impl World {
+    fn sync(&mut self, p: &Phone, why: &str) -> Res<SyncReport> {
+        let r = self.rt.block_on(self.client.sync(&p.store, None))?;
+        println!(
+            "   {:<6} synced: pushed {} doc(s), pulled {} change(s), {} round trip(s)",
+            p.name, r.pushed_docs, r.pulled_changes, r.round_trips
+        );
+        for x in &r.refused {
+            println!("     refused {}: {}", x.id, x.reason);
+        }
+        self.figures
+            .push((format!("{} · {why}", p.name), r.clone()));
+        Ok(r)
+    }
 }
 
 pub fn run() -> Res<()> {
     let dir = tempfile::tempdir()?;
-    let phone = |name: &str, m: Member| -> Res<Store> {
-        let s = Store::open(dir.path().join(format!("{name}.db")))?;
-        s.set_member(&m)?;
-        Ok(s)
+    let storage = Arc::new(SqliteStorage::open(dir.path().join("server.db"))?);
+    outpost_server::cli::import(&*storage, &directory()).map_err(|e| format!("directory: {e}"))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let app = App::new(storage.clone(), Limits::default());
+    let server = rt.spawn(outpost_server::serve(
+        app,
+        listener,
+        async {
+            let _ = stopped.await;
+        },
+        Duration::from_secs(5),
+    ));
+    println!("== 0. Server on {url}, SQLite in {}", dir.path().display());
+    let mut world = World {
+        client: SyncClient::new(SyncConfig::new(&url))?,
+        rt,
+        figures: Vec::new(),
     };
-    let grids = [GRID];
-    let courier = phone(
-        "courier",
-        Member::new("rider-07", "王师傅", Role::Courier, grids),
-    )?;
-    let li = phone(
-        "li",
-        Member::new("gm-li", "李网格员", Role::GridMember, grids),
-    )?;
-    let zhao = phone(
-        "zhao",
-        Member::new("gm-zhao", "赵网格员", Role::GridMember, grids),
-    )?;
-    let lead = phone(
-        "lead",
-        Member::new("lead-chen", "陈网格长", Role::GridLead, grids),
-    )?;
+    let enroll = |name: &'static str, member: &str| -> Res<Phone> {
+        let store = Store::open(dir.path().join(format!("{name}.db")))?;
+        let code = outpost_server::cli::invite(&*storage, member, 1)
+            .map_err(|e| format!("invite: {e}"))?;
+        let out = world
+            .rt
+            .block_on(world.client.enroll(&store, &code, name))?;
+        println!(
+            "   {name:<6} enrolled with invite {code} as {} ({})",
+            out.directory.member.name,
+            out.directory.member.role.as_str()
+        );
+        Ok(Phone { name, store })
+    };
+    let courier = enroll("rider", "rider-07")?;
+    let li = enroll("li", "gm-li")?;
+    let zhao = enroll("zhao", "gm-zhao")?;
+    let lead = enroll("lead", "lead-chen")?;
+    let sun = enroll("sun", "gm-sun")?;
+    let wu = enroll("wu", "resp-wu")?;
 
-    println!("== 1. A courier flags a fallen elder, offline");
+    println!("== 1. The courier flags a fallen elder with no signal");
     let spot = Location::new(31.3178, 121.5203, Datum::Wgs84)
         .with_accuracy(12.0)
         .with_address("殷行路650弄 小区门口");
-    let flag =
-        courier.flag_person_in_distress(GRID, Some(spot), Some("老人倒地，疑似中暑"), None)?;
-    println!("   saved {flag} at once, no signal needed");
+    let flag = courier.store.flag_person_in_distress(
+        GRID,
+        Some(spot),
+        Some("老人倒地，疑似中暑"),
+        None,
+    )?;
+    println!("   saved {flag} at once, offline");
 
-    println!("== 2. Two grid members fill one fire-safety walkthrough offline");
+    println!("== 2. Li opens a fire-safety walkthrough; Zhao picks it up before both go offline");
     let mut site = Site::new("殷行路650弄 12号楼", GRID);
     site.address = Some("殷行路650弄12号".into());
-    let insp = li.start_inspection("residential-fire-safety", site, None)?;
-    hand_over(&li, &zhao)?; // Zhao opened the same checklist before going offline.
-    let template = li.inspection(&insp)?.template;
+    let insp = li
+        .store
+        .start_inspection("residential-fire-safety", site, None)?;
+    world.sync(&li, "share walkthrough")?;
+    world.sync(&zhao, "get walkthrough")?;
+    let template = li.store.inspection(&insp)?.template;
     for item in template.items() {
         let (value, photos): (AnswerValue, Vec<String>) = match item.id.as_str() {
             "flying_wire_charging" => (AnswerValue::Yes, vec![]),
@@ -71,7 +178,7 @@ pub fn run() -> Res<()> {
             "gas_modification" | "indoor_ebike" => (AnswerValue::No, vec![]),
             _ => (AnswerValue::Pass, vec![]),
         };
-        // Li walks the first half, Zhao the second; both answer the extinguishers.
+        // Li walks the first sections, Zhao the rest; both answer the extinguishers.
         let section = template
             .sections
             .iter()
@@ -82,121 +189,126 @@ pub fn run() -> Res<()> {
         } else {
             &zhao
         };
-        who.answer(&insp, &item.id, value.clone(), "", &photos)?;
+        who.store.answer(&insp, &item.id, value, "", &photos)?;
     }
-    zhao.answer(
+    zhao.store.answer(
         &insp,
         "extinguishers",
         AnswerValue::Fail,
         "二楼灭火器过期",
         &[],
     )?;
-    let moved = hand_over(&li, &zhao)? + hand_over(&zhao, &li)?;
-    println!("   merged {moved} changes between the two phones");
-    let hazards = li.submit_inspection(&insp)?;
+    println!("   both filled their parts offline; both answered 'extinguishers'");
+
+    println!("== 3. Signal returns: everyone syncs");
+    world.sync(&courier, "flag")?;
+    world.sync(&li, "answers")?;
+    world.sync(&zhao, "answers")?;
+    world.sync(&li, "merge")?;
+    let hazards = li.store.submit_inspection(&insp)?;
     println!(
-        "   submitted: {} failed item(s) raised hazard cases",
+        "   Li submits the merged walkthrough: {} hazard case(s) raised",
         hazards.len()
     );
+    world.sync(&li, "submit")?;
+    world.sync(&zhao, "converge")?;
+    world.sync(&lead, "queue")?;
+    world.sync(&sun, "other grid")?;
+    println!(
+        "   the other grid's member holds {} case(s): nothing of grid {GRID} reached it",
+        sun.store.all_cases(100, 0)?.len()
+    );
 
-    println!("== 3. Everyone syncs (the lead receives the flag and the walkthrough)");
-    for p in [&courier, &li, &zhao] {
-        hand_over(p, &lead)?;
-    }
-
-    println!("== 4. The lead accepts, dispatches, and closes after a follow-up visit");
-    lead.record(&flag, EventKind::Accepted)?;
-    hand_over(&lead, &courier)?;
-    let ack = courier.case(&flag)?;
+    println!("== 4. The lead accepts, dispatches to the residents' committee, and follows up");
+    lead.store.record(&flag, EventKind::Accepted)?;
+    world.sync(&lead, "accept")?;
+    world.sync(&courier, "acknowledgement")?;
+    let ack = courier.store.case(&flag)?;
     println!(
         "   courier sees: acknowledged = {} (status {})",
         ack.acknowledged, ack.status
     );
-    let deadline = lead.now() + 2 * 60 * 60 * 1000;
-    lead.record(
+    let deadline = lead.store.now() + 2 * 3_600_000;
+    lead.store.record(
         &flag,
         EventKind::Dispatched {
-            unit_id: "juweihui-650".into(),
+            unit_id: UNIT.into(),
             deadline,
         },
     )?;
-    hand_over(&lead, &li)?;
-    li.record(
+    world.sync(&lead, "dispatch")?;
+    world.sync(&wu, "dispatched to unit")?;
+    println!(
+        "   the unit received the case with its whole history: {} event(s)",
+        wu.store.case(&flag)?.timeline.len()
+    );
+    wu.store.record(
         &flag,
         EventKind::Progress {
             note: "居委会带志愿者和轮椅赶到".into(),
         },
     )?;
-    li.record(
+    wu.store.record(
         &flag,
         EventKind::Resolved {
             note: "已送医，家属已联系".into(),
         },
     )?;
-    hand_over(&li, &lead)?;
+    world.sync(&wu, "resolve")?;
+    world.sync(&lead, "resolution")?;
     let visit = FollowUp {
-        visited_at: lead.now(),
+        visited_at: lead.store.now(),
         satisfaction: 5,
         note: "家属表示感谢".into(),
     };
-    lead.record(&flag, EventKind::FollowUp(visit))?;
+    lead.store.record(&flag, EventKind::FollowUp(visit))?;
+    world.sync(&lead, "close")?;
+    world.sync(&courier, "closed")?;
 
-    println!("\n== The merged case");
-    let case = lead.case(&flag)?;
+    println!("\n== The merged case, as the courier's phone has it");
+    show(&courier.store, &flag)?;
+
+    println!("\n== The merged checklist, as Zhao's phone has it");
+    show(&zhao.store, &insp)?;
+    let same = li.store.inspection(&insp)? == zhao.store.inspection(&insp)?
+        && lead.store.inspection(&insp)? == zhao.store.inspection(&insp)?;
+    println!("   Li, Zhao and the lead hold the same checklist: {same}");
+
+    println!("\n== The workstation's figures (server)");
+    let rows = storage.cases(None)?;
+    let figs = outpost_server::stats::figures(&rows, outpost_server::api::now_ms());
+    for g in &figs.grids {
+        println!(
+            "   grid {:<12} {} case(s), {} open, resolution rate {}, satisfaction {}",
+            g.grid_id,
+            g.total,
+            g.open,
+            g.resolution_rate
+                .map(|r| format!("{:.0}%", r * 100.0))
+                .unwrap_or_else(|| "-".into()),
+            g.avg_satisfaction
+                .map(|s| format!("{s:.1}"))
+                .unwrap_or_else(|| "-".into())
+        );
+    }
+
+    println!("\n== Sync figures");
     println!(
-        "   {} [{}] {} — status {}",
-        case.id, case.urgency, case.title, case.status
+        "   {:<34} {:>6} {:>8} {:>9} {:>7} {:>7}",
+        "device · why", "trips", "B up", "B down", "pushed", "pulled"
     );
-    for e in &case.timeline {
-        let c = e
-            .conflict
-            .as_deref()
-            .map(|c| format!("  ⚠ {c}"))
-            .unwrap_or_default();
+    for (what, r) in &world.figures {
         println!(
-            "   · {:<12} by {:<10} ({}){c}",
-            e.event.kind.name(),
-            e.event.author,
-            e.event.role.as_str()
+            "   {:<34} {:>6} {:>8} {:>9} {:>7} {:>7}",
+            what, r.round_trips, r.bytes_sent, r.bytes_received, r.pushed_docs, r.pulled_changes
         );
     }
-
-    println!("\n== The merged checklist");
-    let merged = lead.inspection(&insp)?;
-    for item in merged.template.items() {
-        let Some(a) = merged.answer(&item.id) else {
-            continue;
-        };
-        let w = a.winner();
-        let others: Vec<String> = a.answers[1..]
-            .iter()
-            .map(|o| format!("{:?} by {}", o.value, o.by))
-            .collect();
-        let conflict = if others.is_empty() {
-            String::new()
-        } else {
-            format!("   (also: {})", others.join(", "))
-        };
-        println!(
-            "   {:<24} {:<14} by {}{conflict}",
-            item.id,
-            format!("{:?}", w.value),
-            w.by
-        );
-    }
-
-    println!("\n== The lead's queue (open cases, most urgent first)");
-    for c in lead.open_cases(50, 0)? {
-        let due = c
-            .deadline
-            .map(|d| format!("due in {}h", (d - lead.now()) / 3_600_000))
-            .unwrap_or_default();
-        println!(
-            "   [{:<8}] {:<10} {} {due}",
-            c.urgency.as_str(),
-            c.status.as_str(),
-            c.title
-        );
-    }
+    let idle = world.sync(&courier, "nothing new")?;
+    println!(
+        "   a sync with nothing new: {} round trip, {} B up, {} B down (bodies)",
+        idle.round_trips, idle.bytes_sent, idle.bytes_received
+    );
+    let _ = stop.send(());
+    world.rt.block_on(server)??;
     Ok(())
 }

@@ -26,6 +26,7 @@ mod error;
 pub mod inspection;
 mod member;
 pub mod store;
+pub mod sync;
 pub mod template;
 
 pub use case::{

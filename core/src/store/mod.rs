@@ -10,6 +10,7 @@ mod changes;
 mod inspections;
 mod projection;
 mod schema;
+pub(crate) mod sync_state;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

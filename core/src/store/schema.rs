@@ -111,6 +111,33 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX inspections_status ON inspections(status, updated_at);
     "#,
+    // 2: sync state (one row), and documents the server refused at given heads.
+    r#"
+    CREATE TABLE sync_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        server_url TEXT,
+        token TEXT,
+        device_id TEXT,
+        cursor TEXT NOT NULL DEFAULT '',
+        directory_version INTEGER NOT NULL DEFAULT -1,
+        directory TEXT,
+        last_attempt_at INTEGER,
+        last_success_at INTEGER,
+        last_error TEXT,
+        pushed_total INTEGER NOT NULL DEFAULT 0,
+        pulled_total INTEGER NOT NULL DEFAULT 0
+    ) STRICT;
+    INSERT INTO sync_state(id) VALUES (1);
+
+    -- A refused document is not pushed again until its heads move (a new local change).
+    CREATE TABLE sync_refused (
+        doc_id TEXT PRIMARY KEY,
+        heads BLOB NOT NULL,
+        code TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        at INTEGER NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

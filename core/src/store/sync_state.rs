@@ -1,0 +1,317 @@
+//! What the sync client keeps in the device's store: where the server is, the feed cursor,
+//! what the server refused, the last error. A reply from the server is applied here in one
+//! transaction together with the new cursor, so a killed process either has all of a reply
+//! or none of it, and the cursor never runs ahead of the changes it stands for.
+
+use automerge::{Change, ChangeHash};
+use rusqlite::{OptionalExtension, params};
+
+use super::{Store, decode_heads, encode_heads};
+use crate::error::{Error, Result};
+use crate::sync::wire::{DirectoryView, RefusalCode, SyncResponse};
+
+/// The sync client's persistent state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyncState {
+    pub server_url: Option<String>,
+    pub token: Option<String>,
+    pub device_id: Option<String>,
+    pub cursor: String,
+    pub directory_version: i64,
+    pub last_attempt_at: Option<i64>,
+    pub last_success_at: Option<i64>,
+    pub last_error: Option<String>,
+    /// Changes the server stored from this device, over all syncs.
+    pub pushed_total: i64,
+    /// Changes received from the server, over all syncs.
+    pub pulled_total: i64,
+}
+
+/// A document the server refused, with the reason; it is not pushed again until it changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefusedDoc {
+    pub id: String,
+    pub code: String,
+    pub reason: String,
+    pub at: i64,
+}
+
+/// One document's unacknowledged changes, ready to push.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outbound {
+    pub id: String,
+    pub priority: i64,
+    /// The heads the changes lead to; acknowledged as synced when the server stores them.
+    pub heads: Vec<ChangeHash>,
+    /// Raw (uncompressed) Automerge change bytes, causal order.
+    pub changes: Vec<Vec<u8>>,
+}
+
+/// What applying one server reply did to the store.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReplyApplied {
+    pub pulled_docs: usize,
+    pub pulled_changes: usize,
+    pub acked_docs: usize,
+    pub stored_changes: usize,
+    pub refused: Vec<RefusedDoc>,
+}
+
+impl Store {
+    pub fn sync_state(&self) -> Result<SyncState> {
+        self.with_conn(|c| {
+            Ok(c.query_row(
+                "SELECT server_url, token, device_id, cursor, directory_version, last_attempt_at,
+                        last_success_at, last_error, pushed_total, pulled_total
+                 FROM sync_state WHERE id = 1",
+                [],
+                |r| {
+                    Ok(SyncState {
+                        server_url: r.get(0)?,
+                        token: r.get(1)?,
+                        device_id: r.get(2)?,
+                        cursor: r.get(3)?,
+                        directory_version: r.get(4)?,
+                        last_attempt_at: r.get(5)?,
+                        last_success_at: r.get(6)?,
+                        last_error: r.get(7)?,
+                        pushed_total: r.get(8)?,
+                        pulled_total: r.get(9)?,
+                    })
+                },
+            )?)
+        })
+    }
+
+    /// Documents the server refused whose heads have not moved since.
+    pub fn refused_docs(&self) -> Result<Vec<RefusedDoc>> {
+        self.with_conn(|c| {
+            let mut stmt = c.prepare(
+                "SELECT r.doc_id, r.code, r.reason, r.at FROM sync_refused r
+                 JOIN documents d ON d.id = r.doc_id AND d.heads = r.heads ORDER BY r.at, r.doc_id",
+            )?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok(RefusedDoc {
+                        id: r.get(0)?,
+                        code: r.get(1)?,
+                        reason: r.get(2)?,
+                        at: r.get(3)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// Stores what enrollment returned: the server, the token, and the directory (which sets
+    /// this device's member and installs the server's templates).
+    pub fn save_enrollment(
+        &self,
+        server_url: &str,
+        device_id: &str,
+        token: &str,
+        directory: &DirectoryView,
+    ) -> Result<()> {
+        self.with_conn(|c| {
+            c.execute(
+                "UPDATE sync_state SET server_url = ?1, device_id = ?2, token = ?3, cursor = '',
+                     last_error = NULL WHERE id = 1",
+                params![server_url, device_id, token],
+            )?;
+            Ok(())
+        })?;
+        self.save_directory(directory)
+    }
+
+    /// Replaces the directory with the server's: member, templates, grids and units.
+    pub fn save_directory(&self, d: &DirectoryView) -> Result<()> {
+        self.set_member(&d.member)?;
+        for t in &d.templates {
+            self.install_template(&t.to_json())?;
+        }
+        let json = serde_json::to_string(d).map_err(|e| Error::Storage(e.to_string()))?;
+        self.with_conn(|c| {
+            c.execute(
+                "UPDATE sync_state SET directory = ?1, directory_version = ?2 WHERE id = 1",
+                params![json, d.version],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The directory last received from the server, if any.
+    pub fn directory(&self) -> Result<Option<DirectoryView>> {
+        let json: Option<String> = self.with_conn(|c| {
+            Ok(
+                c.query_row("SELECT directory FROM sync_state WHERE id = 1", [], |r| {
+                    r.get(0)
+                })?,
+            )
+        })?;
+        json.map(|j| {
+            serde_json::from_str(&j).map_err(|e| Error::Corrupt(format!("stored directory: {e}")))
+        })
+        .transpose()
+    }
+
+    /// Notes a sync attempt that failed; the cursor and documents stay as they were.
+    pub fn record_sync_error(&self, message: &str) -> Result<()> {
+        let now = self.now();
+        self.with_conn(|c| {
+            c.execute(
+                "UPDATE sync_state SET last_attempt_at = ?1, last_error = ?2 WHERE id = 1",
+                params![now, message],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Documents with changes the server has not acknowledged, life-safety cases first, then
+    /// other cases, then inspections; at most `max_bytes` of changes (always at least one
+    /// document). Documents refused at their current heads are left out.
+    pub fn outbound(&self, max_bytes: usize) -> Result<Vec<Outbound>> {
+        let refused: Vec<(String, Vec<u8>)> = self.with_conn(|c| {
+            let mut stmt = c.prepare("SELECT doc_id, heads FROM sync_refused")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })?;
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        for entry in self.outbox(i64::MAX)? {
+            let heads = self.heads(&entry.id)?;
+            if refused
+                .iter()
+                .any(|(id, h)| *id == entry.id && *h == encode_heads(&heads))
+            {
+                continue;
+            }
+            let mut changes = Vec::new();
+            for b in self.changes_since(&entry.id, &entry.synced_heads)? {
+                let c = Change::from_bytes(b).map_err(|e| Error::Corrupt(e.to_string()))?;
+                changes.push(c.raw_bytes().to_vec());
+            }
+            let size: usize = changes.iter().map(Vec::len).sum();
+            if !out.is_empty() && bytes + size > max_bytes {
+                break;
+            }
+            bytes += size;
+            out.push(Outbound {
+                id: entry.id,
+                priority: entry.priority,
+                heads,
+                changes,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Applies one server reply in one transaction: the pulled changes, the acknowledgements
+    /// and refusals of what `pushed` carried, and the new cursor.
+    pub fn apply_sync_reply(
+        &self,
+        pushed: &[Outbound],
+        reply: &SyncResponse,
+    ) -> Result<ReplyApplied> {
+        let mut decoded = Vec::with_capacity(reply.docs.len());
+        for d in &reply.docs {
+            let changes = d
+                .changes
+                .iter()
+                .map(|b| {
+                    Change::try_from(b.as_slice()).map_err(|e| Error::BadChange {
+                        id: d.id.clone(),
+                        reason: e.to_string(),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            decoded.push((d.id.clone(), changes));
+        }
+        let now = self.now();
+        self.write(|t| {
+            let mut out = ReplyApplied::default();
+            // Acknowledgements first, so a document whose push and pulled changes meet in
+            // this reply ends up in step with the server.
+            for ack in &reply.acks {
+                let Some(sent) = pushed.iter().find(|p| p.id == ack.id) else {
+                    continue;
+                };
+                if ack.ok {
+                    out.acked_docs += 1;
+                    out.stored_changes += ack.stored as usize;
+                    t.conn().execute(
+                        "UPDATE documents SET synced_heads = ?2 WHERE id = ?1",
+                        params![ack.id, encode_heads(&sent.heads)],
+                    )?;
+                    t.conn()
+                        .execute("DELETE FROM sync_refused WHERE doc_id = ?1", [&ack.id])?;
+                } else {
+                    let code = ack.code.unwrap_or(RefusalCode::Forbidden).as_str();
+                    let reason = ack.reason.clone().unwrap_or_else(|| code.to_string());
+                    t.conn().execute(
+                        "INSERT INTO sync_refused(doc_id, heads, code, reason, at)
+                         VALUES (?1, ?2, ?3, ?4, ?5)
+                         ON CONFLICT(doc_id) DO UPDATE SET heads = excluded.heads,
+                             code = excluded.code, reason = excluded.reason, at = excluded.at",
+                        params![ack.id, encode_heads(&sent.heads), code, reason, now],
+                    )?;
+                    out.refused.push(RefusedDoc {
+                        id: ack.id.clone(),
+                        code: code.to_string(),
+                        reason,
+                        at: now,
+                    });
+                }
+            }
+            for (id, changes) in decoded {
+                // A document with nothing unacknowledged stays so: what the server sent is
+                // on the server.
+                let in_step: bool = t
+                    .conn()
+                    .query_row(
+                        "SELECT heads = synced_heads FROM documents WHERE id = ?1",
+                        [&id],
+                        |r| r.get(0),
+                    )
+                    .optional()?
+                    .unwrap_or(true);
+                out.pulled_changes += t.apply_remote(&id, changes)?;
+                out.pulled_docs += 1;
+                if in_step {
+                    t.conn().execute(
+                        "UPDATE documents SET synced_heads = heads WHERE id = ?1",
+                        [&id],
+                    )?;
+                }
+            }
+            t.conn().execute(
+                "UPDATE sync_state SET cursor = ?1, last_attempt_at = ?2, last_success_at = ?2,
+                     last_error = NULL, pushed_total = pushed_total + ?3,
+                     pulled_total = pulled_total + ?4 WHERE id = 1",
+                params![
+                    reply.cursor,
+                    now,
+                    out.stored_changes as i64,
+                    out.pulled_changes as i64
+                ],
+            )?;
+            Ok(out)
+        })
+    }
+
+    /// Heads the server acknowledged for a document (empty if none).
+    pub fn synced_heads(&self, id: &str) -> Result<Vec<ChangeHash>> {
+        self.with_conn(|c| {
+            let h: Option<Vec<u8>> = c
+                .query_row(
+                    "SELECT synced_heads FROM documents WHERE id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            h.map(|h| decode_heads(&h)).unwrap_or(Ok(Vec::new()))
+        })
+    }
+}

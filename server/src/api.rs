@@ -1,0 +1,497 @@
+//! HTTP endpoints: health, enrollment, directory, the sync feed and the workstation's read
+//! API. Every endpoint but health and enrollment needs a device token.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Query, Request, State};
+use axum::http::header::{ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use outpost_core::sync::validate::check_push;
+use outpost_core::sync::wire::{
+    self, COMPRESS_ABOVE, DirectoryView, EnrollRequest, EnrollResponse, PROTOCOL_VERSION,
+    SyncRequest, SyncResponse,
+};
+use outpost_core::{Member, Role};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::scope::{DirectoryIndex, format_cursor, member_scope, parse_cursor, scope_tag};
+use crate::stats;
+use crate::storage::{DeviceRecord, EnrollOutcome, Scope, Storage};
+
+/// Limits on what one request may carry.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body on the wire.
+    pub max_body: usize,
+    /// Largest request body once decompressed.
+    pub max_decompressed: usize,
+    /// Largest reply page of changes (a device may ask for less).
+    pub max_page: usize,
+    /// Documents one push may carry.
+    pub max_push_docs: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body: 8 << 20,
+            max_decompressed: 32 << 20,
+            max_page: 4 << 20,
+            max_push_docs: 5000,
+        }
+    }
+}
+
+pub struct App {
+    pub storage: Arc<dyn Storage>,
+    pub limits: Limits,
+    index: RwLock<Arc<DirectoryIndex>>,
+}
+
+impl App {
+    pub fn new(storage: Arc<dyn Storage>, limits: Limits) -> Arc<App> {
+        Arc::new(App {
+            storage,
+            limits,
+            // Version -1 matches no stored directory: the first request loads it.
+            index: RwLock::new(Arc::new(DirectoryIndex::new(crate::storage::Directory {
+                version: -1,
+                ..Default::default()
+            }))),
+        })
+    }
+
+    /// The directory at `version`, reloaded when an administrator changed it.
+    async fn index(&self, version: i64) -> Result<Arc<DirectoryIndex>, ApiError> {
+        {
+            let cur = self.index.read().unwrap_or_else(|p| p.into_inner());
+            if cur.version == version {
+                return Ok(cur.clone());
+            }
+        }
+        let dir = blocking(self.storage.clone(), |s| s.directory()).await?;
+        let fresh = Arc::new(DirectoryIndex::new(dir));
+        *self.index.write().unwrap_or_else(|p| p.into_inner()) = fresh.clone();
+        Ok(fresh)
+    }
+}
+
+/// Runs a storage call on the blocking pool.
+async fn blocking<R: Send + 'static>(
+    storage: Arc<dyn Storage>,
+    f: impl FnOnce(&dyn Storage) -> Result<R, crate::storage::StoreError> + Send + 'static,
+) -> Result<R, ApiError> {
+    tokio::task::spawn_blocking(move || f(&*storage))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::from)
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+pub fn sha256(s: &[u8]) -> Vec<u8> {
+    Sha256::digest(s).to_vec()
+}
+
+pub fn router(app: Arc<App>) -> Router {
+    let limit = app.limits.max_body;
+    Router::new()
+        .route("/health", get(health))
+        .route("/v1/enroll", post(enroll))
+        .route("/v1/directory", get(directory))
+        .route("/v1/sync", post(sync))
+        .route("/v1/queues", get(queues))
+        .route("/v1/stats", get(figures))
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn(log_request))
+        .with_state(app)
+}
+
+/// One structured log line per request.
+async fn log_request(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if status >= 500 {
+        tracing::error!(%method, %path, status, ms, "request");
+    } else if status >= 400 {
+        tracing::warn!(%method, %path, status, ms, "request");
+    } else {
+        tracing::info!(%method, %path, status, ms, "request");
+    }
+    resp
+}
+
+async fn health(State(app): State<Arc<App>>) -> Response {
+    match blocking(app.storage.clone(), |s| s.ping()).await {
+        Ok(()) => Json(serde_json::json!({"status": "ok"})).into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "storage unavailable"})),
+        )
+            .into_response(),
+    }
+}
+
+/// The device making a request, its member and the directory it was judged by.
+pub struct Caller {
+    pub device: DeviceRecord,
+    pub member: Member,
+    pub dir: Arc<DirectoryIndex>,
+}
+
+impl FromRequestParts<Arc<App>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() <= 128)
+            .ok_or_else(|| ApiError::unauthorized("a device token is required"))?;
+        let hash = sha256(token.as_bytes());
+        let (device, version) = blocking(app.storage.clone(), move |s| {
+            Ok((s.device_by_token(&hash)?, s.directory_version()?))
+        })
+        .await?;
+        let device = device.ok_or_else(|| ApiError::unauthorized("unknown device token"))?;
+        if device.revoked_at.is_some() {
+            return Err(ApiError::unauthorized("this device's token was revoked"));
+        }
+        let dir = app.index(version).await?;
+        let member = dir
+            .member(&device.member_id)
+            .cloned()
+            .ok_or_else(|| ApiError::unauthorized("the member is no longer in the directory"))?;
+        Ok(Caller {
+            device,
+            member,
+            dir,
+        })
+    }
+}
+
+fn directory_view(dir: &DirectoryIndex, member: &Member) -> DirectoryView {
+    DirectoryView {
+        version: dir.version,
+        member: member.clone(),
+        grids: dir.directory.grids.clone(),
+        units: dir.directory.units.clone(),
+        templates: dir.directory.templates.clone(),
+    }
+}
+
+/// Invite codes are compared without case, spaces or dashes, as people type them.
+pub fn normalize_code(code: &str) -> String {
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+fn valid_actor(actor: &str) -> bool {
+    (2..=64).contains(&actor.len())
+        && actor.len().is_multiple_of(2)
+        && actor
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+async fn enroll(
+    State(app): State<Arc<App>>,
+    body: Result<Json<EnrollRequest>, JsonRejection>,
+) -> Result<Json<EnrollResponse>, ApiError> {
+    let Json(req) = body?;
+    let code = normalize_code(&req.code);
+    if code.is_empty() || code.len() > 64 {
+        return Err(ApiError::bad_request(
+            "bad_code",
+            "the invite code is malformed",
+        ));
+    }
+    if !valid_actor(&req.actor) {
+        return Err(ApiError::bad_request(
+            "bad_actor",
+            "the actor id must be lowercase hex",
+        ));
+    }
+    let name: String = req.device_name.chars().take(100).collect();
+    let mut raw = [0u8; 32];
+    rand::Rng::fill(&mut rand::rng(), &mut raw);
+    let token = hex::encode(raw);
+    let token_hash = sha256(token.as_bytes());
+    let actor = req.actor.clone();
+    let outcome = blocking(app.storage.clone(), move |s| {
+        s.enroll(
+            &sha256(code.as_bytes()),
+            &actor,
+            &token_hash,
+            &name,
+            now_ms(),
+        )
+    })
+    .await?;
+    let (device_id, member_id) = match outcome {
+        EnrollOutcome::Enrolled {
+            device_id,
+            member_id,
+        } => (device_id, member_id),
+        EnrollOutcome::BadCode => {
+            return Err(ApiError::forbidden(
+                "the invite code is unknown, already used or expired",
+            ));
+        }
+        EnrollOutcome::ActorInUse => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "actor_in_use",
+                "another device already uses this actor id",
+            ));
+        }
+    };
+    let version = blocking(app.storage.clone(), |s| s.directory_version()).await?;
+    let dir = app.index(version).await?;
+    let member = dir
+        .member(&member_id)
+        .ok_or_else(|| ApiError::internal("enrolled member missing from the directory"))?;
+    tracing::info!(device = %device_id, member = %member_id, "enrolled");
+    Ok(Json(EnrollResponse {
+        device_id,
+        token,
+        directory: directory_view(&dir, member),
+    }))
+}
+
+async fn directory(caller: Caller) -> Json<DirectoryView> {
+    Json(directory_view(&caller.dir, &caller.member))
+}
+
+async fn sync(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body?;
+    let gzipped = match headers.get(CONTENT_ENCODING).map(HeaderValue::as_bytes) {
+        None => false,
+        Some(v) if v.eq_ignore_ascii_case(b"gzip") => true,
+        Some(v) if v.eq_ignore_ascii_case(b"identity") => false,
+        Some(_) => {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_encoding",
+                "bodies are sent as gzip or uncompressed",
+            ));
+        }
+    };
+    let req_bytes = body.len();
+    let req: SyncRequest = wire::decode_body(&body, gzipped, app.limits.max_decompressed)?;
+    if req.v != PROTOCOL_VERSION {
+        return Err(ApiError::bad_request(
+            "unsupported_version",
+            format!("this server speaks sync protocol {PROTOCOL_VERSION}"),
+        ));
+    }
+    if req.push.len() > app.limits.max_push_docs {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("at most {} documents per push", app.limits.max_push_docs),
+        ));
+    }
+    let scope = member_scope(&caller.member);
+    let tag = scope_tag(&scope);
+    let after = parse_cursor(&req.cursor, &tag)
+        .ok_or_else(|| ApiError::bad_request("bad_cursor", "the cursor is not one of ours"))?;
+    let max_bytes = match req.max_bytes {
+        0 => app.limits.max_page,
+        n => (n as usize).clamp(16 << 10, app.limits.max_page),
+    };
+    let actor = hex::decode(&caller.device.actor).map_err(ApiError::internal)?;
+    let device_id = caller.device.id.clone();
+    let Caller {
+        device,
+        member,
+        dir,
+    } = caller;
+    let directory_version = dir.version;
+    let push = req.push;
+    let (acks, page) = blocking(app.storage.clone(), move |s| {
+        let acks = if push.is_empty() {
+            Vec::new()
+        } else {
+            let check = |id: &str, existing, changes: &[Vec<u8>]| {
+                check_push(&member, &device.actor, id, existing, changes, &*dir)
+            };
+            s.push(&push, &check, now_ms())?
+        };
+        let page = s.pull(&scope, after, max_bytes, &actor)?;
+        Ok((acks, page))
+    })
+    .await?;
+    let refused = acks.iter().filter(|a| !a.ok).count();
+    for a in acks.iter().filter(|a| !a.ok) {
+        tracing::warn!(device = %device_id, doc = %a.id, code = ?a.code, reason = a.reason.as_deref().unwrap_or(""), "push refused");
+    }
+    let reply = SyncResponse {
+        v: PROTOCOL_VERSION,
+        acks,
+        docs: page.docs,
+        cursor: format_cursor(&tag, page.cursor),
+        more: page.more,
+        directory_version,
+    };
+    let raw = wire::to_cbor(&reply);
+    let accepts_gzip = headers
+        .get(ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+    let (out, gz) = if accepts_gzip && raw.len() > COMPRESS_ABOVE {
+        (wire::gzip(&raw), true)
+    } else {
+        (raw, false)
+    };
+    tracing::info!(
+        device = %device_id,
+        pushed = reply.acks.len(),
+        refused,
+        pulled_docs = reply.docs.len(),
+        page_bytes = page.bytes,
+        request_bytes = req_bytes,
+        reply_bytes = out.len(),
+        more = reply.more,
+        "sync"
+    );
+    let mut resp = (
+        [(CONTENT_TYPE, HeaderValue::from_static("application/cbor"))],
+        out,
+    )
+        .into_response();
+    if gz {
+        resp.headers_mut()
+            .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    Ok(resp)
+}
+
+#[derive(Debug, Deserialize)]
+struct ReadQuery {
+    grid: Option<String>,
+    limit: Option<usize>,
+}
+
+/// The grids a workstation request covers: the asked grid (and its sub-grids) if the caller
+/// may see it, else all of the caller's.
+fn workstation_grids(caller: &Caller, q: &ReadQuery) -> Result<Option<Vec<String>>, ApiError> {
+    if !matches!(caller.member.role, Role::GridLead | Role::Admin) {
+        return Err(ApiError::forbidden(
+            "the workstation views are for grid leads and administrators",
+        ));
+    }
+    let mine = match member_scope(&caller.member) {
+        Scope::All => None,
+        Scope::Keys(_) => Some(caller.member.grids.clone()),
+    };
+    match &q.grid {
+        None => Ok(mine),
+        Some(g) => {
+            if mine.as_ref().is_some_and(|m| !m.contains(g)) {
+                return Err(ApiError::forbidden(format!(
+                    "grid {g} is outside your grids"
+                )));
+            }
+            let sub = DirectoryIndex::new(crate::storage::Directory {
+                grids: caller.dir.directory.grids.clone(),
+                members: vec![crate::storage::MemberEntry {
+                    id: String::new(),
+                    name: String::new(),
+                    role: Role::GridLead,
+                    grids: vec![g.clone()],
+                    unit: None,
+                }],
+                ..Default::default()
+            });
+            Ok(sub.member("").map(|m| m.grids.clone()))
+        }
+    }
+}
+
+async fn queues(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Query(q): Query<ReadQuery>,
+) -> Result<Json<stats::Queues>, ApiError> {
+    let grids = workstation_grids(&caller, &q)?;
+    let rows = blocking(app.storage.clone(), move |s| s.cases(grids.as_deref())).await?;
+    Ok(Json(stats::queues(
+        rows,
+        now_ms(),
+        q.limit.unwrap_or(100).min(1000),
+    )))
+}
+
+async fn figures(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Query(q): Query<ReadQuery>,
+) -> Result<Json<stats::Figures>, ApiError> {
+    let grids = workstation_grids(&caller, &q)?;
+    let rows = blocking(app.storage.clone(), move |s| s.cases(grids.as_deref())).await?;
+    Ok(Json(stats::figures(&rows, now_ms())))
+}
+
+/// Runs the server on `listener` until `shutdown` resolves, then finishes the requests in
+/// flight (at most `grace`).
+pub async fn serve(
+    app: Arc<App>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let addr: SocketAddr = listener.local_addr()?;
+    tracing::info!(%addr, "serving");
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, router(app)).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = tx.send(true);
+    });
+    let mut rx = rx;
+    tokio::select! {
+        r = server => r,
+        _ = async {
+            // After shutdown began, give requests in flight `grace`, then stop anyway.
+            let _ = rx.wait_for(|v| *v).await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!("requests still running after the grace period; stopping");
+            Ok(())
+        }
+    }
+}

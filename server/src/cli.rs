@@ -1,0 +1,367 @@
+//! `outpost-server`: `serve`, and the directory administration subcommands. Every flag can
+//! also come from an `OUTPOST_*` environment variable.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use outpost_core::sync::wire::{GridInfo, GridLevel, UnitInfo};
+use outpost_core::{Role, Template};
+use rand::Rng;
+
+use crate::api::{self, App, Limits, normalize_code, now_ms, sha256};
+use crate::directory;
+use crate::storage::{Directory, MemberEntry, RevokeTarget, SqliteStorage, Storage};
+
+#[derive(Debug, Parser)]
+#[command(name = "outpost-server", version, about = "Outpost sync server")]
+pub struct Cli {
+    /// Where the server keeps its database.
+    #[arg(
+        long,
+        env = "OUTPOST_DATA_DIR",
+        default_value = "outpost-data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs the HTTP server.
+    Serve(ServeArgs),
+    /// Grids: street → comprehensive grid → grid → micro-grid.
+    #[command(subcommand)]
+    Grid(GridCmd),
+    /// Responder units.
+    #[command(subcommand)]
+    Unit(UnitCmd),
+    /// Members and their roles.
+    #[command(subcommand)]
+    Member(MemberCmd),
+    /// Checklist templates.
+    #[command(subcommand)]
+    Template(TemplateCmd),
+    /// Prints a one-time invite code for a member's device.
+    Invite {
+        member: String,
+        #[arg(long, default_value_t = 72)]
+        ttl_hours: i64,
+    },
+    /// Revokes device tokens.
+    Revoke {
+        #[arg(long, conflicts_with = "member", required_unless_present = "member")]
+        device: Option<String>,
+        #[arg(long)]
+        member: Option<String>,
+    },
+    /// Lists enrolled devices.
+    Devices,
+    /// Exports or imports the whole directory as JSON.
+    #[command(subcommand)]
+    Directory(DirectoryCmd),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[arg(long, env = "OUTPOST_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Largest request body, bytes.
+    #[arg(long, env = "OUTPOST_MAX_BODY", default_value_t = 8 << 20)]
+    pub max_body: usize,
+    /// Largest reply page of changes, bytes.
+    #[arg(long, env = "OUTPOST_MAX_PAGE", default_value_t = 4 << 20)]
+    pub max_page: usize,
+    #[arg(long, env = "OUTPOST_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Seconds requests in flight get to finish after a shutdown signal.
+    #[arg(long, env = "OUTPOST_GRACE_SECS", default_value_t = 10)]
+    pub grace_secs: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GridCmd {
+    Add {
+        id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_level)]
+        level: GridLevel,
+        #[arg(long)]
+        parent: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UnitCmd {
+    Add {
+        id: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemberCmd {
+    Add {
+        id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[arg(long = "grid")]
+        grids: Vec<String>,
+        #[arg(long)]
+        unit: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TemplateCmd {
+    /// Adds a template version from its JSON file.
+    Add { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DirectoryCmd {
+    /// Writes the directory to FILE (`-` for standard output).
+    Export { file: PathBuf },
+    /// Adds or replaces every entry in FILE.
+    Import { file: PathBuf },
+}
+
+fn parse_level(s: &str) -> Result<GridLevel, String> {
+    GridLevel::parse(s).ok_or_else(|| "one of street, comprehensive, grid, micro".to_string())
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).map_err(|e| e.to_string())
+}
+
+type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// The binary's entry point; returns the process exit code.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+pub fn open_storage(data_dir: &Path) -> Res<SqliteStorage> {
+    std::fs::create_dir_all(data_dir)?;
+    Ok(SqliteStorage::open(data_dir.join("outpost-server.db"))?)
+}
+
+/// Adds or replaces entries after checking the directory they leave behind.
+pub fn import(storage: &dyn Storage, update: &Directory) -> Res<i64> {
+    let all = directory::merged(&storage.directory()?, update);
+    let problems = directory::problems(&all);
+    if !problems.is_empty() {
+        return Err(problems.join("; ").into());
+    }
+    Ok(storage.import_directory(update)?)
+}
+
+/// Makes an invite code for `member`; only its hash is stored.
+pub fn invite(storage: &dyn Storage, member: &str, ttl_hours: i64) -> Res<String> {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    let raw: String = (0..12)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect();
+    let now = now_ms();
+    storage.create_invite(
+        &sha256(normalize_code(&raw).as_bytes()),
+        member,
+        now,
+        now + ttl_hours.max(1) * 3_600_000,
+    )?;
+    Ok(format!("{}-{}-{}", &raw[0..4], &raw[4..8], &raw[8..12]))
+}
+
+fn run(cli: Cli) -> Res<()> {
+    let Cli { data_dir, command } = cli;
+    let opened = || open_storage(&data_dir);
+    let one = Directory::default;
+    match command {
+        Command::Serve(args) => return serve(&data_dir, args),
+        Command::Grid(GridCmd::Add {
+            id,
+            name,
+            level,
+            parent,
+        }) => {
+            import(
+                &opened()?,
+                &Directory {
+                    grids: vec![GridInfo {
+                        id,
+                        name,
+                        level,
+                        parent,
+                    }],
+                    ..one()
+                },
+            )?;
+        }
+        Command::Unit(UnitCmd::Add { id, name }) => {
+            import(
+                &opened()?,
+                &Directory {
+                    units: vec![UnitInfo { id, name }],
+                    ..one()
+                },
+            )?;
+        }
+        Command::Member(MemberCmd::Add {
+            id,
+            name,
+            role,
+            grids,
+            unit,
+        }) => {
+            import(
+                &opened()?,
+                &Directory {
+                    members: vec![MemberEntry {
+                        id,
+                        name,
+                        role,
+                        grids,
+                        unit,
+                    }],
+                    ..one()
+                },
+            )?;
+        }
+        Command::Template(TemplateCmd::Add { file }) => {
+            let t = Template::from_json(&std::fs::read_to_string(&file)?)?;
+            import(
+                &opened()?,
+                &Directory {
+                    templates: vec![t],
+                    ..one()
+                },
+            )?;
+        }
+        Command::Invite { member, ttl_hours } => {
+            println!("{}", invite(&opened()?, &member, ttl_hours)?);
+        }
+        Command::Revoke { device, member } => {
+            let storage = opened()?;
+            let n = match (&device, &member) {
+                (Some(d), _) => storage.revoke(RevokeTarget::Device(d), now_ms())?,
+                (None, Some(m)) => storage.revoke(RevokeTarget::Member(m), now_ms())?,
+                (None, None) => return Err("name a --device or a --member".into()),
+            };
+            println!("revoked {n} device(s)");
+        }
+        Command::Devices => {
+            for d in opened()?.devices()? {
+                let state = if d.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}  {:<16} {:<8} {}  {}",
+                    d.id, d.member_id, state, d.actor, d.name
+                );
+            }
+        }
+        Command::Directory(DirectoryCmd::Export { file }) => {
+            let json = serde_json::to_string_pretty(&opened()?.directory()?)?;
+            if file.as_os_str() == "-" {
+                println!("{json}");
+            } else {
+                std::fs::write(&file, json)?;
+            }
+        }
+        Command::Directory(DirectoryCmd::Import { file }) => {
+            let d: Directory = serde_json::from_str(&std::fs::read_to_string(&file)?)?;
+            let v = import(&opened()?, &d)?;
+            println!("directory version {v}");
+        }
+    }
+    Ok(())
+}
+
+pub fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second initialisation (tests, the demo) keeps the first.
+    let _ = match format {
+        LogFormat::Json => b.json().try_init(),
+        LogFormat::Text => b.try_init(),
+    };
+}
+
+fn serve(data_dir: &Path, args: ServeArgs) -> Res<()> {
+    init_logs(args.log_format);
+    let storage = Arc::new(open_storage(data_dir)?);
+    let limits = Limits {
+        max_body: args.max_body,
+        max_page: args.max_page,
+        ..Limits::default()
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&args.listen).await?;
+        let addr = listener.local_addr()?;
+        // Tests and scripts read the bound address (port 0 picks a free one) from here.
+        println!("outpost-server listening on http://{addr}");
+        std::io::stdout().flush()?;
+        let app = App::new(storage, limits);
+        api::serve(
+            app,
+            listener,
+            shutdown_signal(),
+            Duration::from_secs(args.grace_secs),
+        )
+        .await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}

@@ -1,0 +1,14 @@
+//! The Outpost sync server: enrollment, the directory, a change feed of Automerge changes
+//! with scoped access, and the workstation's read API. `storage` holds the one interface a
+//! second backend implements; everything above it is shared.
+
+pub mod api;
+pub mod cli;
+pub mod directory;
+pub mod error;
+pub mod scope;
+pub mod stats;
+pub mod storage;
+
+pub use api::{App, Limits, serve};
+pub use storage::{Directory, MemberEntry, SqliteStorage, Storage};
