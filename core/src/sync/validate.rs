@@ -362,6 +362,10 @@ fn check_case_change(
             "an event can only be recorded in your own name and role",
         ));
     }
+    // Rights before contents: a device learns nothing about documents it may not touch.
+    if !matches!(event.kind, EventKind::Created | EventKind::Unknown { .. }) {
+        permit(member, b, &event.kind).map_err(denied)?;
+    }
     match &event.kind {
         EventKind::Created | EventKind::Unknown { .. } => {
             return Err(refuse(
@@ -418,7 +422,7 @@ fn check_case_change(
         e.validate()
             .map_err(|e| refuse(RefusalCode::Invalid, e.to_string()))?;
     }
-    permit(member, b, &event.kind).map_err(denied)
+    Ok(())
 }
 
 fn may_inspect(member: &Member, grid: &str) -> Result<(), Refusal> {

@@ -1,0 +1,416 @@
+//! A server process, devices, a test city's directory and a raw HTTP client.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use outpost_core::sync::wire::{
+    self, GridInfo, GridLevel, PROTOCOL_VERSION, SyncRequest, SyncResponse, UnitInfo,
+};
+use outpost_core::sync::{SyncClient, SyncConfig, SyncError, SyncReport};
+use outpost_core::{Role, Store, Template};
+use outpost_server::{Directory, MemberEntry, SqliteStorage};
+
+/// Path of a binary built by this package (the tests' own `CARGO_BIN_EXE_*` is the same).
+pub fn bin(name: &str) -> PathBuf {
+    let mut p = std::env::current_exe().expect("test binary path");
+    p.pop();
+    if p.ends_with("deps") {
+        p.pop();
+    }
+    p.join(name)
+}
+
+/// The test city: street S → comprehensive grid C1 → grids G1, G2 → micro-grid G1A.
+pub fn city() -> Directory {
+    let grid = |id: &str, level, parent: Option<&str>| GridInfo {
+        id: id.into(),
+        name: format!("grid {id}"),
+        level,
+        parent: parent.map(Into::into),
+    };
+    let m = |id: &str, role, grids: &[&str], unit: Option<&str>| MemberEntry {
+        id: id.into(),
+        name: format!("member {id}"),
+        role,
+        grids: grids.iter().map(|g| g.to_string()).collect(),
+        unit: unit.map(Into::into),
+    };
+    Directory {
+        version: 0,
+        grids: vec![
+            grid("S", GridLevel::Street, None),
+            grid("C1", GridLevel::Comprehensive, Some("S")),
+            grid("G1", GridLevel::Grid, Some("C1")),
+            grid("G2", GridLevel::Grid, Some("C1")),
+            grid("G1A", GridLevel::Micro, Some("G1")),
+        ],
+        units: vec![
+            UnitInfo {
+                id: "U1".into(),
+                name: "residents' committee".into(),
+            },
+            UnitInfo {
+                id: "U2".into(),
+                name: "city management".into(),
+            },
+        ],
+        members: vec![
+            m("courier-1", Role::Courier, &[], None),
+            m("courier-2", Role::Courier, &[], None),
+            m("member-a1", Role::GridMember, &["G1"], None),
+            m("member-a2", Role::GridMember, &["G1"], None),
+            m("member-b", Role::GridMember, &["G2"], None),
+            m("lead-c1", Role::GridLead, &["C1"], None),
+            m("lead-b", Role::GridLead, &["G2"], None),
+            m("responder-1", Role::Responder, &[], Some("U1")),
+            m("responder-2", Role::Responder, &[], Some("U2")),
+            m("admin", Role::Admin, &[], None),
+        ],
+        templates: Template::builtin(),
+    }
+}
+
+/// A running `outpost-server serve` on 127.0.0.1 with an ephemeral port.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    pub url: String,
+    pub data_dir: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    pub fn start(directory: &Directory) -> Server {
+        Server::start_with(directory, &[])
+    }
+
+    /// Starts with extra `serve` flags, e.g. `--max-body 65536`.
+    pub fn start_with(directory: &Directory, serve_args: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data_dir = dir.path().join("data");
+        let file = dir.path().join("directory.json");
+        std::fs::write(&file, serde_json::to_vec(directory).expect("json")).expect("write");
+        admin(&data_dir, &["directory", "import", path_str(&file)]);
+        let logs = if std::env::var_os("OUTPOST_TEST_LOGS").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        };
+        let mut child = Command::new(bin("outpost-test-server"))
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args(["serve", "--listen", "127.0.0.1:0", "--grace-secs", "2"])
+            .args(serve_args)
+            .stdout(Stdio::piped())
+            .stderr(logs)
+            .spawn()
+            .expect("start the server");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("stdout");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("server prints its address");
+        let url = line.trim().rsplit(' ').next().expect("address").to_string();
+        let addr: SocketAddr = url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("socket address");
+        Server {
+            child,
+            addr,
+            url,
+            data_dir,
+            _dir: dir,
+        }
+    }
+
+    /// Runs an administration subcommand on this server's data directory.
+    pub fn admin(&self, args: &[&str]) -> String {
+        admin(&self.data_dir, args)
+    }
+
+    pub fn invite(&self, member: &str) -> String {
+        self.admin(&["invite", member]).trim().to_string()
+    }
+
+    /// The server's database, opened beside the running server to look at what it stored.
+    pub fn storage(&self) -> SqliteStorage {
+        SqliteStorage::open(self.data_dir.join("outpost-server.db")).expect("open server db")
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        for _ in 0..100 {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        self.child.wait().expect("wait")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+fn admin(data_dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(bin("outpost-test-server"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .output()
+        .expect("run admin command");
+    assert!(
+        out.status.success(),
+        "admin {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A phone: its own store, enrolled with the server.
+pub struct Device {
+    pub name: String,
+    pub store: Store,
+    pub db: PathBuf,
+    rt: tokio::runtime::Runtime,
+    client: SyncClient,
+}
+
+impl Device {
+    /// Enrolls `member` with an invite code, talking to `url` (the server or a proxy).
+    pub fn enroll(server: &Server, url: &str, dir: &Path, member: &str) -> Device {
+        let code = server.invite(member);
+        let db = dir.join(format!("{member}-{}.db", uuid_like()));
+        let store = Store::open(&db).expect("open store");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let client = SyncClient::new(fast(SyncConfig::new(url))).expect("client");
+        rt.block_on(client.enroll(&store, &code, member))
+            .expect("enroll");
+        Device {
+            name: member.to_string(),
+            store,
+            db,
+            rt,
+            client,
+        }
+    }
+
+    pub fn sync(&self) -> SyncReport {
+        self.try_sync()
+            .unwrap_or_else(|e| panic!("{} could not sync: {e}", self.name))
+    }
+
+    pub fn try_sync(&self) -> Result<SyncReport, SyncError> {
+        self.rt.block_on(self.client.sync(&self.store, None))
+    }
+
+    /// The device's token, as the server issued it.
+    pub fn token(&self) -> String {
+        self.store
+            .sync_state()
+            .expect("state")
+            .token
+            .expect("enrolled")
+    }
+
+    pub fn device_id(&self) -> String {
+        self.store
+            .sync_state()
+            .expect("state")
+            .device_id
+            .expect("enrolled")
+    }
+}
+
+/// Client settings for loopback tests: quick retries, short timeouts.
+pub fn fast(mut cfg: SyncConfig) -> SyncConfig {
+    cfg.timeout = Duration::from_secs(20);
+    cfg.retries = 2;
+    cfg.backoff_base = Duration::from_millis(5);
+    cfg.backoff_max = Duration::from_millis(50);
+    cfg
+}
+
+fn uuid_like() -> String {
+    let n: u64 = rand::random();
+    format!("{n:016x}")
+}
+
+/// A reply as it came off the socket.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `error` code of a JSON error body.
+    pub fn error_code(&self) -> String {
+        serde_json::from_slice::<wire::ErrorBody>(&self.body)
+            .map(|e| e.error)
+            .unwrap_or_else(|_| String::from_utf8_lossy(&self.body).into_owned())
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection, written byte for byte as given.
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Reply> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(20)))?;
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    s.write_all(req.as_bytes())?;
+    // A server may answer (413) before reading all of a large body.
+    let _ = s.write_all(body);
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    parse_reply(&raw)
+}
+
+pub fn parse_reply(raw: &[u8]) -> std::io::Result<Reply> {
+    let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| bad("no header end"))?;
+    let head = String::from_utf8_lossy(&raw[..end]);
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("no status"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[end + 4..].to_vec();
+    let chunked = headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+    });
+    if chunked {
+        body = dechunk(&body).ok_or_else(|| bad("bad chunked body"))?;
+    }
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = b.windows(2).position(|w| w == b"\r\n")?;
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&b[..line_end]).ok()?.trim(), 16).ok()?;
+        b = &b[line_end + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(b.get(..size)?);
+        b = b.get(size + 2..)?;
+    }
+}
+
+/// A sync request sent by hand, with the device's token.
+pub fn raw_sync(addr: SocketAddr, token: &str, req: &SyncRequest) -> (Reply, Option<SyncResponse>) {
+    let body = wire::to_cbor(req);
+    let auth = format!("Bearer {token}");
+    let reply = http(
+        addr,
+        "POST",
+        "/v1/sync",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/cbor"),
+        ],
+        &body,
+    )
+    .expect("request");
+    let parsed = (reply.status == 200)
+        .then(|| wire::decode_body::<SyncResponse>(&reply.body, false, 64 << 20).ok())
+        .flatten();
+    (reply, parsed)
+}
+
+/// A push of raw change bytes for one document.
+pub fn push_request(cursor: &str, id: &str, changes: Vec<Vec<u8>>) -> SyncRequest {
+    SyncRequest {
+        v: PROTOCOL_VERSION,
+        cursor: cursor.to_string(),
+        max_bytes: 0,
+        push: vec![wire::PushDoc {
+            id: id.to_string(),
+            changes: changes
+                .into_iter()
+                .map(serde_bytes::ByteBuf::from)
+                .collect(),
+        }],
+    }
+}
+
+/// Every change of document `id` in `store`, loaded into an Automerge document that writes
+/// as `actor` (hex): the way a hostile client would build a change by hand.
+pub fn doc_as(store: &Store, id: &str, actor_hex: &str) -> automerge::AutoCommit {
+    let mut doc = automerge::AutoCommit::new();
+    let changes = store
+        .changes_since(id, &[])
+        .expect("changes")
+        .into_iter()
+        .map(|b| automerge::Change::from_bytes(b).expect("change"))
+        .collect::<Vec<_>>();
+    doc.apply_changes(changes).expect("apply");
+    doc.set_actor(automerge::ActorId::from(
+        hex::decode(actor_hex).expect("hex actor"),
+    ));
+    doc
+}
+
+/// The last local change of `doc`, as raw bytes to push.
+pub fn last_change(doc: &mut automerge::AutoCommit) -> Vec<u8> {
+    doc.commit();
+    doc.get_last_local_change()
+        .expect("a change was made")
+        .raw_bytes()
+        .to_vec()
+}

@@ -1,0 +1,6 @@
+//! Helpers for the cross-component tests: a real server process on loopback, devices with
+//! their own stores, a raw HTTP client for hostile requests, and a proxy that cuts
+//! connections at random bytes.
+
+pub mod harness;
+pub mod proxy;
