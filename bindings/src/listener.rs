@@ -1,0 +1,130 @@
+//! "Data changed" listeners: the foreign side registers one and gets a [`Subscription`]
+//! handle; closing or dropping the handle stops the calls.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+use crate::live;
+use crate::store::Shared;
+
+/// What a successful write through these bindings changed. Screens re-read the lists they
+/// show; a detail screen checks whether its id is among these.
+#[derive(Debug, Clone, Default, PartialEq, uniffi::Record)]
+pub struct DataChange {
+    pub case_ids: Vec<String>,
+    pub inspection_ids: Vec<String>,
+    pub member_changed: bool,
+    pub templates_changed: bool,
+}
+
+/// Implemented in Kotlin or Swift. Called on the thread that made the write, after it
+/// committed: keep it short (post to a channel or a main-thread queue).
+#[uniffi::export(foreign)]
+pub trait DataListener: Send + Sync {
+    /// An exception thrown here is caught and ignored: the write has happened regardless.
+    fn on_change(&self, change: DataChange) -> Result<(), ListenerError>;
+}
+
+/// A listener that threw. It exists so that an exception in Kotlin or Swift comes back to
+/// Rust as a value (and is ignored) rather than as a panic.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum ListenerError {
+    #[error("the listener failed: {reason}")]
+    Failed { reason: String },
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for ListenerError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        ListenerError::Failed { reason: e.reason }
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Listeners {
+    next_id: AtomicU64,
+    entries: Mutex<Vec<(u64, Arc<dyn DataListener>)>>,
+}
+
+impl Listeners {
+    fn add(&self, l: Arc<dyn DataListener>) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((id, l));
+        id
+    }
+
+    fn remove(&self, id: u64) {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|(i, _)| *i != id);
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Calls every listener registered now. A listener that throws (or, as a last resort,
+    /// panics) is skipped: the write it reports has happened and must not become an error.
+    pub(crate) fn notify(&self, change: &DataChange) {
+        let current: Vec<Arc<dyn DataListener>> = self
+            .entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(_, l)| l.clone())
+            .collect();
+        for l in current {
+            let _ignored = catch_unwind(AssertUnwindSafe(|| l.on_change(change.clone())));
+        }
+    }
+}
+
+/// Keeps a listener registered. `cancel()`, closing it or letting it be collected stops it.
+#[derive(uniffi::Object)]
+pub struct Subscription {
+    shared: Weak<Shared>,
+    id: u64,
+    active: AtomicBool,
+}
+
+impl Subscription {
+    pub(crate) fn new(shared: &Arc<Shared>, listener: Arc<dyn DataListener>) -> Self {
+        let id = shared.listeners.add(listener);
+        live::SUBSCRIPTIONS.fetch_add(1, Ordering::Relaxed);
+        Subscription {
+            shared: Arc::downgrade(shared),
+            id,
+            active: AtomicBool::new(true),
+        }
+    }
+}
+
+#[uniffi::export]
+impl Subscription {
+    /// Stops the calls. Calling it again does nothing.
+    pub fn cancel(&self) {
+        if self.active.swap(false, Ordering::AcqRel)
+            && let Some(shared) = self.shared.upgrade()
+        {
+            shared.listeners.remove(self.id);
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.active.load(Ordering::Acquire) && self.shared.strong_count() > 0
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.cancel();
+        live::SUBSCRIPTIONS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
