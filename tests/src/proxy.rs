@@ -26,8 +26,8 @@ pub struct Proxy {
 }
 
 /// Largest cut position drawn for requests and for replies.
-const MAX_UP_CUT: usize = 3000;
-const MAX_DOWN_CUT: usize = 40_000;
+const MAX_UP_CUT: usize = 800;
+const MAX_DOWN_CUT: usize = 8000;
 
 impl Proxy {
     pub fn start(target: SocketAddr) -> Proxy {
