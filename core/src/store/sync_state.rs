@@ -315,3 +315,95 @@ impl Store {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::sync::wire::{Ack, PROTOCOL_VERSION, SyncResponse};
+    use crate::{Category, Member, NewCase, Role, Site, Store, Urgency};
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path().join("s.db")).unwrap();
+        s.set_member(&Member::new("m", "M", Role::GridMember, ["g"]))
+            .unwrap();
+        (dir, s)
+    }
+
+    #[test]
+    fn life_safety_goes_first_then_cases_then_inspections() {
+        let (_d, s) = store();
+        let insp = s
+            .start_inspection("residential-fire-safety", Site::new("site", "g"), None)
+            .unwrap();
+        let normal = s
+            .create_case(NewCase::new(Category::Waste, Urgency::Low, "w", "g"))
+            .unwrap();
+        let flag = s.flag_person_in_distress("g", None, None, None).unwrap();
+        let order: Vec<String> = s
+            .outbound(usize::MAX)
+            .unwrap()
+            .into_iter()
+            .map(|o| o.id)
+            .collect();
+        assert_eq!(order, [flag.clone(), normal, insp]);
+        // A tiny budget still sends the most urgent document.
+        let first = s.outbound(1).unwrap();
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].id, flag);
+    }
+
+    #[test]
+    fn a_reply_is_applied_with_its_cursor_and_refusals_wait_for_a_new_change() {
+        let (_d, s) = store();
+        let a = s
+            .create_case(NewCase::new(Category::Waste, Urgency::Low, "a", "g"))
+            .unwrap();
+        let b = s
+            .create_case(NewCase::new(Category::Waste, Urgency::Low, "b", "g"))
+            .unwrap();
+        let sent = s.outbound(usize::MAX).unwrap();
+        let reply = SyncResponse {
+            v: PROTOCOL_VERSION,
+            acks: vec![
+                Ack {
+                    id: a.clone(),
+                    ok: true,
+                    stored: 1,
+                    code: None,
+                    reason: None,
+                },
+                Ack {
+                    id: b.clone(),
+                    ok: false,
+                    stored: 0,
+                    code: Some(crate::sync::wire::RefusalCode::Forbidden),
+                    reason: Some("no".into()),
+                },
+            ],
+            docs: vec![],
+            cursor: "abcdef01.7".into(),
+            more: false,
+            directory_version: 1,
+        };
+        let applied = s.apply_sync_reply(&sent, &reply).unwrap();
+        assert_eq!((applied.acked_docs, applied.refused.len()), (1, 1));
+        let state = s.sync_state().unwrap();
+        assert_eq!(state.cursor, "abcdef01.7");
+        assert_eq!(state.pushed_total, 1);
+        assert!(s.outbound(usize::MAX).unwrap().is_empty(), "b waits");
+        assert_eq!(s.refused_docs().unwrap()[0].reason, "no");
+        s.record(
+            &b,
+            crate::EventKind::Comment {
+                text: "again".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            s.outbound(usize::MAX).unwrap()[0].id,
+            b,
+            "b changed: try again"
+        );
+        assert!(s.refused_docs().unwrap().is_empty());
+    }
+}

@@ -333,15 +333,14 @@ fn check_case_change(
         ));
     }
     let added: Vec<_> = a.timeline[n..].iter().map(|e| &e.event).collect();
+    // A move to another grid (administrators only, checked above) is an edit too.
     let edited = a.category != b.category
         || a.urgency != b.urgency
         || a.title != b.title
         || a.description != b.description
-        || a.location != b.location;
+        || a.location != b.location
+        || a.grid_id != b.grid_id;
     let event = match added.as_slice() {
-        [] if !edited && a.attachments == b.attachments && a.grid_id != b.grid_id => {
-            return Ok(()); // an administrator's move
-        }
         [] => {
             return Err(refuse(
                 RefusalCode::Forbidden,
