@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -41,6 +42,8 @@ pub struct Limits {
     pub max_page: usize,
     /// Documents one push may carry.
     pub max_push_docs: usize,
+    /// Time a request may take, body upload included; a stalled client gets 408.
+    pub request_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -50,6 +53,7 @@ impl Default for Limits {
             max_decompressed: 32 << 20,
             max_page: 4 << 20,
             max_push_docs: 5000,
+            request_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -57,7 +61,85 @@ impl Default for Limits {
 pub struct App {
     pub storage: Arc<dyn Storage>,
     pub limits: Limits,
+    pub metrics: Metrics,
     index: RwLock<Arc<DirectoryIndex>>,
+}
+
+/// Counters since start, served at `/metrics` in Prometheus' text format. Aggregates only:
+/// no ids, nothing about any one device.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests: AtomicU64,
+    errors: AtomicU64,
+    syncs: AtomicU64,
+    enrollments: AtomicU64,
+    pushed_docs: AtomicU64,
+    stored_changes: AtomicU64,
+    refused_docs: AtomicU64,
+    pulled_changes: AtomicU64,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+}
+
+impl Metrics {
+    fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn render(&self) -> String {
+        let rows: [(&str, &str, &AtomicU64); 10] = [
+            ("outpost_requests_total", "HTTP requests", &self.requests),
+            (
+                "outpost_errors_total",
+                "HTTP replies with status 500 or more",
+                &self.errors,
+            ),
+            ("outpost_syncs_total", "sync round trips", &self.syncs),
+            (
+                "outpost_enrollments_total",
+                "devices enrolled",
+                &self.enrollments,
+            ),
+            (
+                "outpost_pushed_docs_total",
+                "documents acknowledged",
+                &self.pushed_docs,
+            ),
+            (
+                "outpost_stored_changes_total",
+                "changes stored for the first time",
+                &self.stored_changes,
+            ),
+            (
+                "outpost_refused_docs_total",
+                "pushed documents refused",
+                &self.refused_docs,
+            ),
+            (
+                "outpost_pulled_changes_total",
+                "changes sent to devices",
+                &self.pulled_changes,
+            ),
+            (
+                "outpost_sync_bytes_in_total",
+                "sync request bytes as received",
+                &self.bytes_in,
+            ),
+            (
+                "outpost_sync_bytes_out_total",
+                "sync reply bytes as sent",
+                &self.bytes_out,
+            ),
+        ];
+        let mut out = String::new();
+        for (name, help, c) in rows {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
+                c.load(Ordering::Relaxed)
+            ));
+        }
+        out
+    }
 }
 
 impl App {
@@ -65,6 +147,7 @@ impl App {
         Arc::new(App {
             storage,
             limits,
+            metrics: Metrics::default(),
             // Version -1 matches no stored directory: the first request loads it.
             index: RwLock::new(Arc::new(DirectoryIndex::new(crate::storage::Directory {
                 version: -1,
@@ -114,6 +197,7 @@ pub fn router(app: Arc<App>) -> Router {
     let limit = app.limits.max_body;
     Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/v1/enroll", post(enroll))
         .route("/v1/directory", get(directory))
         .route("/v1/sync", post(sync))
@@ -123,18 +207,23 @@ pub fn router(app: Arc<App>) -> Router {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
         .layer(DefaultBodyLimit::max(limit))
-        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn_with_state(app.clone(), time_limit))
+        .layer(middleware::from_fn_with_state(app.clone(), log_request))
         .with_state(app)
 }
 
 /// One structured log line per request.
-async fn log_request(req: Request, next: Next) -> Response {
+async fn log_request(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let started = Instant::now();
     let resp = next.run(req).await;
     let status = resp.status().as_u16();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
+    Metrics::add(&app.metrics.requests, 1);
+    if status >= 500 {
+        Metrics::add(&app.metrics.errors, 1);
+    }
     if status >= 500 {
         tracing::error!(%method, %path, status, ms, "request");
     } else if status >= 400 {
@@ -143,6 +232,30 @@ async fn log_request(req: Request, next: Next) -> Response {
         tracing::info!(%method, %path, status, ms, "request");
     }
     resp
+}
+
+/// Ends requests that take longer than the limit, so a stalled upload holds nothing.
+async fn time_limit(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(app.limits.request_timeout, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            "the request took too long",
+        )
+        .into_response(),
+    }
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    (
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
+        app.metrics.render(),
+    )
+        .into_response()
 }
 
 async fn health(State(app): State<Arc<App>>) -> Response {
@@ -280,6 +393,7 @@ async fn enroll(
     let member = dir
         .member(&member_id)
         .ok_or_else(|| ApiError::internal("enrolled member missing from the directory"))?;
+    Metrics::add(&app.metrics.enrollments, 1);
     tracing::info!(device = %device_id, member = %member_id, "enrolled");
     Ok(Json(EnrollResponse {
         device_id,
@@ -357,6 +471,19 @@ async fn sync(
     })
     .await?;
     let refused = acks.iter().filter(|a| !a.ok).count();
+    let m = &app.metrics;
+    Metrics::add(&m.syncs, 1);
+    Metrics::add(&m.pushed_docs, (acks.len() - refused) as u64);
+    Metrics::add(&m.refused_docs, refused as u64);
+    Metrics::add(
+        &m.stored_changes,
+        acks.iter().map(|a| u64::from(a.stored)).sum(),
+    );
+    Metrics::add(
+        &m.pulled_changes,
+        page.docs.iter().map(|d| d.changes.len() as u64).sum(),
+    );
+    Metrics::add(&m.bytes_in, req_bytes as u64);
     for a in acks.iter().filter(|a| !a.ok) {
         tracing::warn!(device = %device_id, doc = %a.id, code = ?a.code, reason = a.reason.as_deref().unwrap_or(""), "push refused");
     }
@@ -378,6 +505,7 @@ async fn sync(
     } else {
         (raw, false)
     };
+    Metrics::add(&app.metrics.bytes_out, out.len() as u64);
     tracing::info!(
         device = %device_id,
         pushed = reply.acks.len(),

@@ -84,6 +84,9 @@ pub struct ServeArgs {
     pub max_page: usize,
     #[arg(long, env = "OUTPOST_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// Seconds one request may take, body upload included.
+    #[arg(long, env = "OUTPOST_REQUEST_TIMEOUT_SECS", default_value_t = 60)]
+    pub request_timeout_secs: u64,
     /// Seconds requests in flight get to finish after a shutdown signal.
     #[arg(long, env = "OUTPOST_GRACE_SECS", default_value_t = 10)]
     pub grace_secs: u64,
@@ -320,6 +323,7 @@ fn serve(data_dir: &Path, args: ServeArgs) -> Res<()> {
     let limits = Limits {
         max_body: args.max_body,
         max_page: args.max_page,
+        request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
         ..Limits::default()
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

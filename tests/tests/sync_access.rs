@@ -329,7 +329,10 @@ fn forbidden_writes_are_refused_with_a_reason_and_leave_nothing() {
 
 #[test]
 fn bad_tokens_bodies_and_reads_get_clear_statuses_and_the_server_keeps_serving() {
-    let mut server = Server::start_with(&city(), &["--max-body", "65536"]);
+    let mut server = Server::start_with(
+        &city(),
+        &["--max-body", "65536", "--request-timeout-secs", "1"],
+    );
     let dir = tempfile::tempdir().unwrap();
     let courier = Device::enroll(&server, &server.url, dir.path(), "courier-1");
     let member = Device::enroll(&server, &server.url, dir.path(), "member-b");
@@ -487,9 +490,30 @@ fn bad_tokens_bodies_and_reads_get_clear_statuses_and_the_server_keeps_serving()
     assert_eq!(v["all"]["total"], 1);
     assert_eq!(get(&lead, "/v1/nothing").status, 404);
 
+    // A client that stalls halfway through its upload is cut off, not waited for.
+    {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let head = format!(
+            "POST /v1/sync HTTP/1.1\r\nHost: x\r\nAuthorization: {a}\r\nContent-Length: 1000\r\n\r\n"
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(&empty).unwrap();
+        let mut raw = Vec::new();
+        let _ = s.read_to_end(&mut raw);
+        let r = outpost_tests::harness::parse_reply(&raw).expect("a reply");
+        assert_eq!((r.status, r.error_code().as_str()), (408, "timeout"));
+    }
+
     // Still serving, nothing stored by any of it.
     assert!(server.alive());
     assert_eq!(http(addr, "GET", "/health", &[], b"").unwrap().status, 200);
+    let m = http(addr, "GET", "/metrics", &[], b"").unwrap();
+    let m = String::from_utf8_lossy(&m.body);
+    assert!(m.contains("outpost_syncs_total "), "{m}");
+    assert!(m.contains("outpost_enrollments_total 6"), "{m}");
     assert_eq!(storage.change_count(None).unwrap(), stored);
     courier
         .store
