@@ -771,3 +771,58 @@ impl From<core::InspectionSummary> for InspectionSummary {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use outpost_core as core;
+
+    #[test]
+    fn events_and_answers_round_trip_through_their_mirrors() {
+        use core::EventKind as K;
+        let events = [
+            K::Created,
+            K::Accepted,
+            K::Dispatched {
+                unit_id: "juweihui".into(),
+                deadline: 9,
+            },
+            K::Progress { note: "n".into() },
+            K::Resolved { note: "r".into() },
+            K::FollowUp(core::FollowUp {
+                visited_at: 5,
+                satisfaction: 4,
+                note: "好".into(),
+            }),
+            K::Reopened { reason: "a".into() },
+            K::Cancelled { reason: "b".into() },
+            K::Comment { text: "c".into() },
+            K::PhotoAdded { hash: "d".into() },
+            K::Edited {
+                fields: "title".into(),
+            },
+            K::Unknown {
+                name: "escalated".into(),
+            },
+        ];
+        for e in events {
+            assert_eq!(core::EventKind::from(EventKind::from(e.clone())), e);
+        }
+        use core::AnswerValue as V;
+        for v in [
+            V::Pass,
+            V::Fail,
+            V::NotApplicable,
+            V::Yes,
+            V::No,
+            V::Number(2.5),
+            V::Text("t".into()),
+            V::Photo,
+        ] {
+            assert_eq!(core::AnswerValue::from(AnswerValue::from(v.clone())), v);
+        }
+        for c in core::Category::ALL {
+            assert_eq!(core::Category::from(Category::from(*c)), *c);
+        }
+    }
+}

@@ -23,10 +23,13 @@ reports="$project/target/surefire-reports"
 rm -rf "$reports"
 
 echo "== mvn test (android/outpost-kotlin, library from $lib_dir)"
-status=0
+# Debian's Maven prints stray colour resets even in batch mode: strip them.
+set +e
 (cd "$project" && mvn -q -B -Dstyle.color=never clean test \
     -Djna.library.path="$lib_dir" \
-    -Doutpost.generated="$generated") || status=$?
+    -Doutpost.generated="$generated" 2>&1) | sed -u 's/\x1b\[[0-9;]*m//g'
+status=${PIPESTATUS[0]}
+set -e
 
 # Surefire's summary: one line per test class and the total, as Surefire prints it.
 total=0 failures=0 errors=0 skipped=0
