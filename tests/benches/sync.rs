@@ -42,6 +42,38 @@ fn case(i: usize) -> NewCase {
     c
 }
 
+/// Each device makes `rounds` cases offline, then all sync at once, one case per request
+/// (with the pull every request carries); returns the wall time of the syncs.
+fn timed_pushes(server: &Server, devices: &mut [Device], rounds: usize) -> Duration {
+    for d in devices.iter_mut() {
+        let grid = if d.name == "member-b" { "G2" } else { "G1" };
+        for i in 0..rounds {
+            let mut c = case(i);
+            c.grid_id = grid.into();
+            d.store.create_case(c).expect("case");
+        }
+        d.configure(|c| c.push_bytes = 1);
+    }
+    let before = server.storage().change_count(None).expect("count");
+    let barrier = Arc::new(Barrier::new(devices.len() + 1));
+    let started = std::thread::scope(|s| {
+        for d in devices.iter() {
+            let b = barrier.clone();
+            s.spawn(move || {
+                b.wait();
+                let r = d.sync();
+                assert_eq!(r.pushed_docs, rounds);
+            });
+        }
+        barrier.wait();
+        Instant::now()
+    });
+    let took = started.elapsed();
+    let stored = server.storage().change_count(None).expect("count") - before;
+    assert_eq!(stored as usize, devices.len() * rounds);
+    took
+}
+
 fn main() {
     let server = Server::start(&city());
     let proxy = Proxy::start(server.addr);
@@ -155,17 +187,20 @@ fn main() {
         let r = d.sync();
         assert_eq!(r.round_trips, 1);
     });
-    let stored_before = server.storage().change_count(None).expect("count");
-    let push_all = run(&|d| {
-        let grid = if d.name == "member-b" { "G2" } else { "G1" };
-        let mut c = case(7);
-        c.grid_id = grid.into();
-        d.store.create_case(c).expect("case");
-        let r = d.sync();
-        assert_eq!(r.pushed_docs, 1);
-    });
-    let stored = server.storage().change_count(None).expect("count") - stored_before;
-    assert_eq!(stored as usize, DEVICES * ROUNDS);
+    let mut devices = devices;
+    let fan_out = timed_pushes(&server, &mut devices, ROUNDS);
+    // Couriers, each its own member: a push brings nothing back, so this is the server's
+    // own cost per push.
+    let mut couriers: Vec<Device> = (0..DEVICES)
+        .map(|i| {
+            let id = format!("rider-{i}");
+            server.admin(&["member", "add", &id, "--name", &id, "--role", "courier"]);
+            Device::enroll(&server, &server.url, dir.path(), &id)
+        })
+        .collect();
+    let cpu_before = server.cpu_time();
+    let lone = timed_pushes(&server, &mut couriers, ROUNDS);
+    let server_cpu = server.cpu_time() - cpu_before;
     let n = (DEVICES * ROUNDS) as f64;
     println!("== throughput, {DEVICES} devices × {ROUNDS} requests, this machine");
     println!(
@@ -174,7 +209,12 @@ fn main() {
     );
     println!("   no-change syncs: {:.0} /s", n / idle_all.as_secs_f64());
     println!(
-        "   pushes (one new case each, with the pull): {:.0} /s",
-        n / push_all.as_secs_f64()
+        "   pushes from couriers (one new case per request): {:.0} /s; server CPU {:.2} ms per push",
+        n / lone.as_secs_f64(),
+        server_cpu.as_secs_f64() * 1000.0 / n
+    );
+    println!(
+        "   pushes from grid members (each request also pulls the others' new cases): {:.0} /s",
+        n / fan_out.as_secs_f64()
     );
 }

@@ -141,6 +141,25 @@ impl Server {
         SqliteStorage::open(self.data_dir.join("outpost-server.db")).expect("open server db")
     }
 
+    /// CPU time the server process has used so far (Linux; zero elsewhere).
+    pub fn cpu_time(&self) -> Duration {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the command name (which may hold spaces) start after the last ')'.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+        Duration::from_millis((ticks(11) + ticks(12)) * 10)
+    }
+
     /// Whether the process is still running.
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -216,6 +235,13 @@ impl Device {
             rt,
             client,
         }
+    }
+
+    /// Rebuilds the device's client with changed settings.
+    pub fn configure(&mut self, f: impl FnOnce(&mut SyncConfig)) {
+        let mut cfg = self.client.config().clone();
+        f(&mut cfg);
+        self.client = SyncClient::new(cfg).expect("client");
     }
 
     pub fn sync(&self) -> SyncReport {

@@ -85,7 +85,7 @@ const MIGRATIONS: &[&str] = &[r#"
         doc_id TEXT NOT NULL, key TEXT NOT NULL, since INTEGER NOT NULL, current INTEGER NOT NULL,
         PRIMARY KEY (doc_id, key)
     ) STRICT, WITHOUT ROWID;
-    CREATE INDEX doc_scopes_key ON doc_scopes(key, current, doc_id);
+    CREATE INDEX doc_scopes_key ON doc_scopes(key, current, since);
 "#];
 
 pub struct SqliteStorage {
@@ -94,8 +94,8 @@ pub struct SqliteStorage {
     path: std::path::PathBuf,
 }
 
-/// Readers kept open between requests.
-const POOL: usize = 8;
+/// Readers kept open between requests: opening one costs far more than a query.
+const POOL: usize = 32;
 
 fn open(path: &Path) -> StoreResult<Connection> {
     let conn = Connection::open_with_flags(
@@ -182,9 +182,9 @@ fn bump_version(tx: &Connection) -> StoreResult<i64> {
 }
 
 fn head_of(c: &Connection) -> StoreResult<u64> {
-    let h: i64 = c.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
-        r.get(0)
-    })?;
+    let h: i64 = c
+        .prepare_cached("SELECT coalesce(max(seq), 0) FROM changes")?
+        .query_row([], |r| r.get(0))?;
     Ok(h as u64)
 }
 
@@ -262,11 +262,10 @@ impl Storage for SqliteStorage {
 
     fn directory_version(&self) -> StoreResult<i64> {
         self.read(|c| {
-            Ok(c.query_row(
-                "SELECT value FROM meta WHERE key = 'directory_version'",
-                [],
-                |r| r.get(0),
-            )?)
+            Ok(
+                c.prepare_cached("SELECT value FROM meta WHERE key = 'directory_version'")?
+                    .query_row([], |r| r.get(0))?,
+            )
         })
     }
 
@@ -379,12 +378,12 @@ impl Storage for SqliteStorage {
 
     fn device_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<DeviceRecord>> {
         self.read(|c| {
-            Ok(c.query_row(
-                "SELECT id, member_id, actor, name, created_at, revoked_at FROM devices WHERE token_hash = ?1",
-                [token_hash],
-                device_row,
-            )
-            .optional()?)
+            Ok(c
+                .prepare_cached(
+                    "SELECT id, member_id, actor, name, created_at, revoked_at FROM devices WHERE token_hash = ?1",
+                )?
+                .query_row([token_hash], device_row)
+                .optional()?)
         })
     }
 
@@ -732,12 +731,19 @@ fn pull_page(
         Scope::Keys(keys) if keys.is_empty() => return Ok(page),
         Scope::Keys(keys) => {
             let ph = placeholders(keys.len());
+            // Only documents with a key that became current after the cursor can have
+            // entered; the index on (key, current, since) finds them without a scan of the
+            // whole scope. Of those, the ones visible before the cursor through another key
+            // did not enter.
             let sql = format!(
-                "SELECT doc_id, min(since) FROM doc_scopes WHERE current = 1 AND key IN ({ph})
-                 GROUP BY doc_id HAVING min(since) > ?{}",
-                keys.len() + 1
+                "SELECT d.doc_id, min(d.since) FROM doc_scopes d
+                 WHERE d.current = 1 AND d.key IN ({ph}) AND d.doc_id IN (
+                     SELECT doc_id FROM doc_scopes
+                     WHERE current = 1 AND key IN ({ph}) AND since > ?{n1})
+                 GROUP BY d.doc_id HAVING min(d.since) > ?{n1}",
+                n1 = keys.len() + 1
             );
-            let mut stmt = c.prepare(&sql)?;
+            let mut stmt = c.prepare_cached(&sql)?;
             let mut args: Vec<rusqlite::types::Value> =
                 keys.iter().map(|k| k.clone().into()).collect();
             args.push((after as i64).into());
@@ -745,9 +751,12 @@ fn pull_page(
             while let Some(r) = rows.next()? {
                 entered.insert(r.get(0)?, r.get::<_, i64>(1)? as u64);
             }
+            // Checked per change row on the (doc_id, key) key: a sync after a few new
+            // changes costs a few lookups, not a pass over everything in scope.
             (
                 format!(
-                    "doc_id IN (SELECT doc_id FROM doc_scopes WHERE current = 1 AND key IN ({ph}))"
+                    "EXISTS (SELECT 1 FROM doc_scopes s WHERE s.doc_id = changes.doc_id
+                         AND s.current = 1 AND s.key IN ({ph}))"
                 ),
                 keys.clone(),
             )
@@ -760,7 +769,7 @@ fn pull_page(
         n + 1,
         n + 2
     );
-    let mut stmt = c.prepare(&sql)?;
+    let mut stmt = c.prepare_cached(&sql)?;
     let mut args: Vec<rusqlite::types::Value> = keys.into_iter().map(Into::into).collect();
     args.push((after as i64).into());
     args.push((head as i64).into());
