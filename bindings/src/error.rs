@@ -97,7 +97,7 @@ mod tests {
         assert_eq!(e.to_string(), "title must not be empty");
 
         let e: OutpostError = CoreError::Transition {
-            action: "resolve".into(),
+            action: "resolve a case".into(),
             status: "cancelled".into(),
         }
         .into();

@@ -13,8 +13,8 @@ pub enum Error {
     /// The acting member's role or scope does not allow this.
     #[error("not allowed: {0}")]
     Forbidden(String),
-    /// The action does not fit the current state (for example resolving a cancelled case).
-    #[error("cannot {action} a case that is {status}")]
+    /// The action does not fit the current state. `action` names its object: "resolve a case".
+    #[error("cannot {action} that is {status}")]
     Transition { action: String, status: String },
     #[error("{kind} {id} not found")]
     NotFound { kind: &'static str, id: String },

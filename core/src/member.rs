@@ -75,6 +75,22 @@ impl Member {
         self
     }
 
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        crate::case::check_required("member id", &self.id, 200)?;
+        crate::case::check_required("member name", &self.name, 200)?;
+        for g in &self.grids {
+            crate::case::check_required("grid", g, 200)?;
+        }
+        if self.role == Role::Responder
+            && self.unit_id.as_deref().is_none_or(|u| u.trim().is_empty())
+        {
+            return Err(ValidationError::Empty {
+                field: "responder unit",
+            });
+        }
+        Ok(())
+    }
+
     pub fn in_grid(&self, grid: &str) -> bool {
         self.role == Role::Admin || self.grids.iter().any(|g| g == grid)
     }

@@ -228,3 +228,29 @@ fn changes_arriving_out_of_order_wait_for_their_dependencies() {
     assert_eq!(li.case(&id).unwrap(), lead.case(&id).unwrap());
     assert_eq!(li.heads(&id).unwrap(), lead.heads(&id).unwrap());
 }
+
+#[test]
+fn a_member_without_an_id_or_a_responder_without_a_unit_is_refused() {
+    use outpost_core::{Member, ValidationError};
+    let dir = tempfile::tempdir().unwrap();
+    let s = Store::open(dir.path().join("m.db")).unwrap();
+    let err = s
+        .set_member(&Member::new(" ", "x", Role::Courier, ["g"]))
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::Invalid(ValidationError::Empty { field: "member id" })
+    ));
+    let err = s
+        .set_member(&Member::new("r1", "x", Role::Responder, ["g"]))
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::Invalid(ValidationError::Empty {
+            field: "responder unit"
+        })
+    ));
+    assert_eq!(s.member().unwrap(), None);
+    s.set_member(&Member::new("r1", "x", Role::Responder, ["g"]).with_unit("chengguan"))
+        .unwrap();
+}

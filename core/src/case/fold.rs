@@ -136,7 +136,7 @@ pub(crate) fn permit(member: &Member, case: &Case, kind: &EventKind) -> Result<(
     }
     if let Err(_why) = transition(case.status, kind) {
         return Err(Error::Transition {
-            action: verb(kind).to_string(),
+            action: format!("{} a case", verb(kind)),
             status: case.status.to_string(),
         });
     }

@@ -112,7 +112,7 @@ impl Store {
             may_inspect(&me, &insp)?;
             if insp.status == InspectionStatus::Submitted {
                 return Err(Error::Transition {
-                    action: "answer".into(),
+                    action: "answer an inspection".into(),
                     status: "submitted".into(),
                 });
             }
@@ -148,7 +148,7 @@ impl Store {
             may_inspect(&me, &insp)?;
             if insp.status == InspectionStatus::Submitted {
                 return Err(Error::Transition {
-                    action: "submit".into(),
+                    action: "submit an inspection".into(),
                     status: "already submitted".into(),
                 });
             }

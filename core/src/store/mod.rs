@@ -136,6 +136,7 @@ impl Store {
 
     /// Sets who is using the device (from enrollment, or locally until sync supplies it).
     pub fn set_member(&self, m: &Member) -> Result<()> {
+        m.validate()?;
         let mut inner = self.lock()?;
         let json = serde_json::to_vec(m).map_err(|e| Error::Storage(e.to_string()))?;
         inner.conn.execute(
