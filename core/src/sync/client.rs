@@ -448,6 +448,39 @@ mod tests {
     }
 
     #[test]
+    fn sync_and_enroll_futures_can_move_between_threads() {
+        // The bindings run them on a multi-threaded runtime.
+        fn send<T: Send>(_: &T) {}
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("s.db")).unwrap();
+        let c = SyncClient::new(SyncConfig::new("http://127.0.0.1:1")).unwrap();
+        send(&c.sync(&store, None));
+        send(&c.enroll(&store, "code", "phone"));
+        send(&c.refresh_directory(&store));
+    }
+
+    #[test]
+    fn an_unenrolled_store_and_an_unreachable_server_give_typed_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("s.db")).unwrap();
+        let mut cfg = SyncConfig::new("http://127.0.0.1:1");
+        cfg.retries = 1;
+        cfg.backoff_base = Duration::from_millis(1);
+        let c = SyncClient::new(cfg).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        assert_eq!(
+            rt.block_on(c.sync(&store, None)),
+            Err(SyncError::NotEnrolled)
+        );
+        let err = rt.block_on(c.enroll(&store, "ABCD", "phone")).unwrap_err();
+        assert!(matches!(err, SyncError::Network(_)), "{err:?}");
+        assert!(store.sync_state().unwrap().token.is_none());
+    }
+
+    #[test]
     fn the_client_builds_with_bundled_roots() {
         assert!(SyncClient::new(SyncConfig::new("https://example.org/")).is_ok());
         assert_eq!(

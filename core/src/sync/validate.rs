@@ -553,3 +553,149 @@ fn check_inspection_change(member: &Member, b: &Inspection, a: &Inspection) -> R
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EventKind, Store};
+
+    struct All;
+    impl Known for All {
+        fn grid(&self, _: &str) -> bool {
+            true
+        }
+        fn unit(&self, _: &str) -> bool {
+            true
+        }
+    }
+
+    fn phone(dir: &std::path::Path, m: Member) -> Store {
+        let s = Store::open(dir.join(format!("{}.db", m.id))).unwrap();
+        s.set_member(&m).unwrap();
+        s
+    }
+
+    fn raw(store: &Store, id: &str, since: &[ChangeHash]) -> Vec<Vec<u8>> {
+        store
+            .changes_since(id, since)
+            .unwrap()
+            .into_iter()
+            .map(|b| Change::from_bytes(b).unwrap().raw_bytes().to_vec())
+            .collect()
+    }
+
+    #[test]
+    fn an_honest_offline_action_beside_a_concurrent_one_is_kept_not_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let courier_m = Member::new("rider", "R", Role::Courier, Vec::<String>::new());
+        let lead_m = Member::new("lead", "L", Role::GridLead, ["g"]);
+        let courier = phone(dir.path(), courier_m.clone());
+        let lead = phone(dir.path(), lead_m.clone());
+        let id = courier
+            .flag_person_in_distress("g", None, None, None)
+            .unwrap();
+        let created = raw(&courier, &id, &[]);
+        let server = check_push(
+            &courier_m,
+            &courier.actor_id().unwrap(),
+            &id,
+            None,
+            &created,
+            &All,
+        )
+        .unwrap();
+        assert_eq!(server.fresh.len(), 1);
+        // The lead accepts; the courier, offline, cancels the flag it still sees as new.
+        lead.apply_remote(&[(id.clone(), created.clone())]).unwrap();
+        let base = lead.heads(&id).unwrap();
+        lead.record(&id, EventKind::Accepted).unwrap();
+        let accepted = raw(&lead, &id, &base);
+        let mut doc = server.doc;
+        let after_lead = check_push(
+            &lead_m,
+            &lead.actor_id().unwrap(),
+            &id,
+            Some(doc.clone()),
+            &accepted,
+            &All,
+        )
+        .unwrap();
+        doc = after_lead.doc;
+        courier
+            .record(
+                &id,
+                EventKind::Cancelled {
+                    reason: "家属已到".into(),
+                },
+            )
+            .unwrap();
+        let cancel = raw(&courier, &id, &base);
+        let merged = check_push(
+            &courier_m,
+            &courier.actor_id().unwrap(),
+            &id,
+            Some(doc.clone()),
+            &cancel,
+            &All,
+        )
+        .expect("judged against what the courier saw");
+        let DocView::Case(c) = merged.view else {
+            panic!("a case")
+        };
+        // Both stay on the timeline; the fold decides, the same way everywhere.
+        assert_eq!(c.timeline.len(), 3);
+        assert!(
+            c.timeline.iter().any(|e| e.event.author == "rider"
+                && matches!(e.event.kind, EventKind::Cancelled { .. }))
+        );
+
+        // The same cancel after the courier had seen the acceptance is refused.
+        courier
+            .apply_remote(&[(id.clone(), accepted.clone())])
+            .unwrap();
+        let mut forged = doc.fork();
+        forged.set_actor(automerge::ActorId::from(
+            hex::decode(courier.actor_id().unwrap()).unwrap(),
+        ));
+        let seen = read_case(&forged, &id).unwrap();
+        assert_eq!(seen.status, crate::Status::Accepted);
+        crate::case::append_event(
+            &mut forged,
+            &crate::Event {
+                id: "e".into(),
+                author: "rider".into(),
+                role: Role::Courier,
+                at: 1,
+                kind: EventKind::Cancelled { reason: "x".into() },
+            },
+        )
+        .unwrap();
+        forged.commit();
+        let change = forged.get_last_local_change().unwrap().raw_bytes().to_vec();
+        let r = check_push(
+            &courier_m,
+            &courier.actor_id().unwrap(),
+            &id,
+            Some(doc),
+            &[change],
+            &All,
+        )
+        .err()
+        .expect("refused");
+        assert_eq!(r.code, RefusalCode::Forbidden);
+    }
+
+    #[test]
+    fn a_repeated_push_stores_nothing_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Member::new("rider", "R", Role::Courier, Vec::<String>::new());
+        let p = phone(dir.path(), m.clone());
+        let id = p.flag_person_in_distress("g", None, None, None).unwrap();
+        let c = raw(&p, &id, &[]);
+        let actor = p.actor_id().unwrap();
+        let first = check_push(&m, &actor, &id, None, &c, &All).unwrap();
+        let again = check_push(&m, &actor, &id, Some(first.doc), &c, &All).unwrap();
+        assert!(again.fresh.is_empty());
+        assert!(!valid_doc_id("a/b") && !valid_doc_id("") && valid_doc_id(&id));
+    }
+}
