@@ -7,6 +7,10 @@
 //! changed). Each reply is applied in one store transaction together with the new cursor,
 //! so a sync cut off anywhere is simply run again. [`wire`] holds the messages the server
 //! shares; [`validate`] the checks the server runs on pushed changes.
+//!
+//! The store calls inside `sync` are short SQLite transactions made on the calling task;
+//! run it on a multi-threaded runtime (as the bindings do) or a thread of its own, not on
+//! a UI thread.
 
 mod client;
 pub mod validate;
