@@ -83,6 +83,10 @@ pub enum ValidationError {
     PhotoRequired(String),
     #[error("'{0}' is not a valid photo reference (expected a SHA-256 hex digest)")]
     PhotoHash(String),
+    #[error("the photo is {size} bytes; the limit is {max}")]
+    PhotoTooLarge { size: u64, max: u64 },
+    #[error("{0} is not a JPEG, PNG, WebP or HEIC photo")]
+    PhotoType(String),
     #[error("{0} is not a finite number")]
     NotFinite(&'static str),
     #[error("the deadline must be after the time of dispatch")]

@@ -106,35 +106,7 @@ impl Store {
         note: &str,
         photos: &[String],
     ) -> Result<()> {
-        self.write(|t| {
-            let me = t.member()?;
-            let insp = inspection_in(t, inspection_id)?;
-            may_inspect(&me, &insp)?;
-            if insp.status == InspectionStatus::Submitted {
-                return Err(Error::Transition {
-                    action: "answer an inspection".into(),
-                    status: "submitted".into(),
-                });
-            }
-            let item = insp
-                .template
-                .item(item_id)
-                .ok_or_else(|| ValidationError::UnknownItem(item_id.to_string()))?;
-            check_answer(item, &value, note, photos)?;
-            let answer = Answer {
-                item_id: item_id.to_string(),
-                value,
-                note: note.to_string(),
-                photos: photos.to_vec(),
-                by: me.id.clone(),
-                at: t.now(),
-            };
-            let doc = t
-                .doc(inspection_id)?
-                .ok_or_else(|| not_found(inspection_id))?;
-            write_answer(doc, &answer)?;
-            t.commit_local(inspection_id)
-        })
+        self.write(|t| answer_in(t, inspection_id, item_id, value, note, photos))
     }
 
     /// Submits the walkthrough. Every failed item raises a hazard case linked to it, with a
@@ -296,4 +268,42 @@ fn load_template(c: &rusqlite::Connection, id: &str, version: Option<i64>) -> Re
         id: id.to_string(),
     })?;
     Ok(Template::from_json(&body)?)
+}
+
+/// Answers one checklist item inside `t`.
+pub(super) fn answer_in(
+    t: &mut Txn<'_>,
+    inspection_id: &str,
+    item_id: &str,
+    value: AnswerValue,
+    note: &str,
+    photos: &[String],
+) -> Result<()> {
+    let me = t.member()?;
+    let insp = inspection_in(t, inspection_id)?;
+    may_inspect(&me, &insp)?;
+    if insp.status == InspectionStatus::Submitted {
+        return Err(Error::Transition {
+            action: "answer an inspection".into(),
+            status: "submitted".into(),
+        });
+    }
+    let item = insp
+        .template
+        .item(item_id)
+        .ok_or_else(|| ValidationError::UnknownItem(item_id.to_string()))?;
+    check_answer(item, &value, note, photos)?;
+    let answer = Answer {
+        item_id: item_id.to_string(),
+        value,
+        note: note.to_string(),
+        photos: photos.to_vec(),
+        by: me.id.clone(),
+        at: t.now(),
+    };
+    let doc = t
+        .doc(inspection_id)?
+        .ok_or_else(|| not_found(inspection_id))?;
+    write_answer(doc, &answer)?;
+    t.commit_local(inspection_id)
 }

@@ -5,6 +5,7 @@
 //! the projections are written in a single SQLite transaction with `synchronous=FULL`, so
 //! when the call returns the action survives a killed process or a power cut.
 
+pub mod blobs;
 mod cases;
 mod changes;
 mod inspections;

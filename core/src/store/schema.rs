@@ -138,6 +138,23 @@ const MIGRATIONS: &[&str] = &[
         at INTEGER NOT NULL
     ) STRICT;
     "#,
+    // 3: photos kept beside the database under their SHA-256 (`store/blobs.rs`).
+    r#"
+    -- `state`: local (not yet complete on the server, never evicted), uploaded, cached
+    -- (fetched). `uploaded`: bytes the server acknowledged. A row means the file exists.
+    CREATE TABLE blobs (
+        hash TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        mime TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('local', 'uploaded', 'cached')),
+        uploaded INTEGER NOT NULL DEFAULT 0,
+        priority INTEGER NOT NULL,
+        last_used INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX blobs_upload ON blobs(priority, created_at) WHERE state = 'local';
+    CREATE INDEX blobs_lru ON blobs(last_used) WHERE state != 'local';
+    "#,
 ];
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

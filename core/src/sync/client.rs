@@ -97,6 +97,9 @@ pub struct SyncProgress {
     pub bytes_received: u64,
     /// More pages or pushes follow.
     pub more: bool,
+    /// Photo bytes uploaded and downloaded so far (re-sent chunks included).
+    pub blob_bytes_sent: u64,
+    pub blob_bytes_received: u64,
 }
 
 /// What one sync did.
@@ -117,6 +120,11 @@ pub struct SyncReport {
     pub duration_ms: u64,
     /// The directory changed on the server and was fetched.
     pub directory_updated: bool,
+    /// Photos now complete on the server, and the chunk bytes sent for them.
+    pub blobs_uploaded: usize,
+    pub blob_bytes_sent: u64,
+    /// Photos that could not be uploaded (hash, reason); they wait on the device.
+    pub blobs_failed: Vec<(String, String)>,
 }
 
 /// Told about a sync's progress and its result, e.g. to update a status line.
@@ -126,8 +134,8 @@ pub trait SyncListener: Send + Sync {
 }
 
 pub struct SyncClient {
-    http: reqwest::Client,
-    cfg: SyncConfig,
+    pub(super) http: reqwest::Client,
+    pub(super) cfg: SyncConfig,
 }
 
 impl SyncClient {
@@ -210,7 +218,11 @@ impl SyncClient {
     ) -> Result<SyncReport, SyncError> {
         let started = Instant::now();
         let mut report = SyncReport::default();
-        let result = self.sync_rounds(store, listener, &mut report).await;
+        let mut result = self.sync_rounds(store, listener, &mut report).await;
+        if result.is_ok() {
+            // Photos travel after the documents that reference them.
+            result = super::blobs::upload_after_sync(self, store, listener, &mut report).await;
+        }
         report.duration_ms = started.elapsed().as_millis() as u64;
         let result = match result {
             Ok(()) => Ok(report),
@@ -300,6 +312,7 @@ impl SyncClient {
                     bytes_sent: report.bytes_sent,
                     bytes_received: report.bytes_received,
                     more,
+                    ..SyncProgress::default()
                 });
             }
             if !more {
@@ -339,7 +352,7 @@ impl SyncClient {
     }
 }
 
-fn token_of(store: &Store) -> Result<String, SyncError> {
+pub(super) fn token_of(store: &Store) -> Result<String, SyncError> {
     store.sync_state()?.token.ok_or(SyncError::NotEnrolled)
 }
 
@@ -352,11 +365,11 @@ fn encode(req: &SyncRequest) -> (Vec<u8>, bool) {
     }
 }
 
-fn net(e: reqwest::Error) -> SyncError {
+pub(super) fn net(e: reqwest::Error) -> SyncError {
     SyncError::Network(e.to_string())
 }
 
-fn retryable(e: &SyncError) -> bool {
+pub(super) fn retryable(e: &SyncError) -> bool {
     match e {
         SyncError::Network(_) => true,
         SyncError::Server { status, .. } => *status >= 500 || *status == 429,
@@ -367,7 +380,7 @@ fn retryable(e: &SyncError) -> bool {
 
 /// Exponential backoff with "equal jitter": half the delay fixed, half random, so devices
 /// that lost the network together do not come back in lockstep.
-fn backoff(cfg: &SyncConfig, attempt: u32) -> Duration {
+pub(super) fn backoff(cfg: &SyncConfig, attempt: u32) -> Duration {
     let exp = cfg
         .backoff_base
         .saturating_mul(1u32 << attempt.min(16))
@@ -378,7 +391,7 @@ fn backoff(cfg: &SyncConfig, attempt: u32) -> Duration {
 }
 
 /// Reads a reply body up to [`MAX_REPLY`], turning error statuses into typed errors.
-async fn read_ok(mut resp: reqwest::Response) -> Result<Vec<u8>, SyncError> {
+pub(super) async fn read_ok(mut resp: reqwest::Response) -> Result<Vec<u8>, SyncError> {
     let status = resp.status();
     if resp.content_length().is_some_and(|n| n > MAX_REPLY as u64) {
         return Err(SyncError::Protocol("the reply is too large".into()));

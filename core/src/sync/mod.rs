@@ -12,6 +12,7 @@
 //! run it on a multi-threaded runtime (as the bindings do) or a thread of its own, not on
 //! a UI thread.
 
+pub mod blobs;
 mod client;
 pub mod validate;
 pub mod wire;
