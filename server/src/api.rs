@@ -63,6 +63,8 @@ pub struct App {
     pub limits: Limits,
     pub metrics: Metrics,
     index: RwLock<Arc<DirectoryIndex>>,
+    /// Where photos live (`blobs.rs`); set once at start.
+    pub(crate) blobs: std::sync::OnceLock<Arc<dyn crate::blobs::BlobStore>>,
 }
 
 /// Counters since start, served at `/metrics` in Prometheus' text format. Aggregates only:
@@ -153,6 +155,7 @@ impl App {
                 version: -1,
                 ..Default::default()
             }))),
+            blobs: std::sync::OnceLock::new(),
         })
     }
 
@@ -203,6 +206,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/sync", post(sync))
         .route("/v1/queues", get(queues))
         .route("/v1/stats", get(figures))
+        .merge(crate::blobs::routes())
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
         })
@@ -457,19 +461,25 @@ async fn sync(
     } = caller;
     let directory_version = dir.version;
     let push = req.push;
-    let (acks, page) = blocking(app.storage.clone(), move |s| {
+    let (acks, page, notes) = blocking(app.storage.clone(), move |s| {
+        let notes = crate::blobs::RefNotes::default();
         let acks = if push.is_empty() {
             Vec::new()
         } else {
             let check = |id: &str, existing, changes: &[Vec<u8>]| {
-                check_push(&member, &device.actor, id, existing, changes, &*dir)
+                let r = check_push(&member, &device.actor, id, existing, changes, &*dir);
+                if let Ok(a) = &r {
+                    notes.note(id, &a.view);
+                }
+                r
             };
             s.push(&push, &check, now_ms())?
         };
         let page = s.pull(&scope, after, max_bytes, &actor)?;
-        Ok((acks, page))
+        Ok((acks, page, notes))
     })
     .await?;
+    app.note_refs(&acks, notes).await?;
     let refused = acks.iter().filter(|a| !a.ok).count();
     let m = &app.metrics;
     Metrics::add(&m.syncs, 1);

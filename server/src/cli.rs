@@ -320,6 +320,10 @@ pub fn init_logs(format: LogFormat) {
 fn serve(data_dir: &Path, args: ServeArgs) -> Res<()> {
     init_logs(args.log_format);
     let storage = Arc::new(open_storage(data_dir)?);
+    // Photos live in their own SQLite file beside the documents (`blobs.rs`).
+    let blobs = Arc::new(crate::blobs::SqliteBlobStore::open(
+        data_dir.join("outpost-blobs.db"),
+    )?);
     let limits = Limits {
         max_body: args.max_body,
         max_page: args.max_page,
@@ -336,6 +340,7 @@ fn serve(data_dir: &Path, args: ServeArgs) -> Res<()> {
         println!("outpost-server listening on http://{addr}");
         std::io::stdout().flush()?;
         let app = App::new(storage, limits);
+        app.set_blob_store(blobs);
         api::serve(
             app,
             listener,

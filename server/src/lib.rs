@@ -3,6 +3,7 @@
 //! second backend implements; everything above it is shared.
 
 pub mod api;
+pub mod blobs;
 pub mod cli;
 pub mod directory;
 pub mod error;

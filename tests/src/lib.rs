@@ -2,5 +2,6 @@
 //! their own stores, a raw HTTP client for hostile requests, and a proxy that cuts
 //! connections at random bytes.
 
+pub mod cut_proxy;
 pub mod harness;
 pub mod proxy;

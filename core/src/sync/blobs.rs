@@ -39,6 +39,11 @@ pub struct BlobStatus {
     pub complete: bool,
 }
 
+/// A blob's name: the SHA-256 of its bytes in lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 /// Whether `s` is a blob name: a SHA-256 in lowercase hex.
 pub fn is_blob_hash(s: &str) -> bool {
     s.len() == 64
@@ -185,7 +190,12 @@ impl SyncClient {
                     // Someone else (an earlier attempt whose reply was lost) moved the
                     // offset: ask where it stands.
                     Err(SyncError::Rejected { status: 409, .. }) => continue 'resume,
-                    Err(e) if retryable(&e) && failures < self.cfg.retries => {
+                    // A chunk damaged on the way was refused (or, without its digest, the
+                    // whole upload discarded): send again from where the server stands.
+                    Err(e)
+                        if (retryable(&e) || damaged_in_transit(&e))
+                            && failures < self.cfg.retries =>
+                    {
                         tokio::time::sleep(backoff(&self.cfg, failures)).await;
                         failures += 1;
                         continue 'resume;
@@ -361,6 +371,11 @@ impl SyncClient {
         file.flush().map_err(Error::from)?;
         outcome
     }
+}
+
+fn damaged_in_transit(e: &SyncError) -> bool {
+    matches!(e, SyncError::Rejected { status: 422, code, .. }
+        if code == "chunk_mismatch" || code == "hash_mismatch")
 }
 
 /// `bytes START-END/TOTAL` → (START, TOTAL).
