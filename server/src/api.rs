@@ -462,7 +462,7 @@ async fn sync(
     let directory_version = dir.version;
     let push = req.push;
     let (acks, page, notes) = blocking(app.storage.clone(), move |s| {
-        let notes = crate::blobs::RefNotes::default();
+        let notes = crate::blobs::RefNotes::new(scope.clone());
         let acks = if push.is_empty() {
             Vec::new()
         } else {

@@ -64,9 +64,12 @@ pub enum Append {
 /// blobs.
 pub trait BlobStore: Send + Sync + 'static {
     fn meta(&self, hash: &str) -> StoreResult<Option<BlobMeta>>;
-    /// Stores `bytes` at `offset` of blob `hash` of `size` bytes; `mime` names a new blob.
+    /// Stores `bytes` at `offset` of the upload `key` of `size` bytes, which must hash to
+    /// `hash` (`key` is the hash itself, or a proof upload's key); `mime` names a new one.
+    #[allow(clippy::too_many_arguments)]
     fn append(
         &self,
+        key: &str,
         hash: &str,
         offset: u64,
         size: u64,
@@ -76,13 +79,29 @@ pub trait BlobStore: Send + Sync + 'static {
     ) -> StoreResult<Append>;
     /// Bytes `start..end` of a complete blob.
     fn read(&self, hash: &str, start: u64, end: u64) -> StoreResult<Vec<u8>>;
-    /// Records that document `doc_id` references `hashes` and now carries scope `keys`.
-    fn set_refs(&self, doc_id: &str, hashes: &[String], keys: &[String]) -> StoreResult<()>;
-    /// Whether a document visible in `scope` references `hash`.
+    /// Drops an upload (a finished proof).
+    fn delete(&self, key: &str) -> StoreResult<()>;
+    /// Records that document `doc_id` references `hashes` and now carries scope `keys`, as
+    /// pushed by a device seeing `pusher`. A new reference to a photo the server already
+    /// has, by someone who cannot see it, is a mere claim until its bytes are uploaded
+    /// again: knowing a hash must not open a photo.
+    fn set_refs(
+        &self,
+        doc_id: &str,
+        hashes: &[String],
+        keys: &[String],
+        pusher: &Scope,
+    ) -> StoreResult<()>;
+    /// Whether a document visible in `scope` references `hash` (claims do not count).
     fn visible(&self, hash: &str, scope: &Scope) -> StoreResult<bool>;
+    /// Whether a document visible in `scope` claims `hash`.
+    fn claimed(&self, hash: &str, scope: &Scope) -> StoreResult<bool>;
+    /// The claims on `hash` in `scope` were proven by their bytes.
+    fn prove(&self, hash: &str, scope: &Scope) -> StoreResult<()>;
 }
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     -- One row per blob being uploaded or complete; its bytes in chunk rows.
     CREATE TABLE blobs (
         hash TEXT PRIMARY KEY,
@@ -109,7 +128,13 @@ const MIGRATIONS: &[&str] = &[r#"
         key TEXT NOT NULL,
         PRIMARY KEY (doc_id, key)
     ) STRICT, WITHOUT ROWID;
-"#];
+"#,
+    r#"
+    -- 0: a claim, made by someone who could not see the photo; it opens nothing until the
+    -- claimant uploads the bytes.
+    ALTER TABLE blob_refs ADD COLUMN proven INTEGER NOT NULL DEFAULT 1;
+"#,
+];
 
 /// Blobs in their own SQLite file beside the documents' (`outpost-blobs.db`).
 pub struct SqliteBlobStore {
@@ -169,6 +194,7 @@ impl BlobStore for SqliteBlobStore {
 
     fn append(
         &self,
+        key: &str,
         hash: &str,
         offset: u64,
         size: u64,
@@ -178,7 +204,7 @@ impl BlobStore for SqliteBlobStore {
     ) -> StoreResult<Append> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let meta = match meta_of(&tx, hash)? {
+        let meta = match meta_of(&tx, key)? {
             Some(m) if m.complete => return Ok(Append::Stored(m)),
             Some(m) if m.size != size => return Ok(Append::SizeMismatch { size: m.size }),
             Some(m) => m,
@@ -189,7 +215,7 @@ impl BlobStore for SqliteBlobStore {
                 tx.execute(
                     "INSERT INTO blobs(hash, size, received, complete, mime, created_at)
                      VALUES (?1, ?2, 0, 0, ?3, ?4)",
-                    params![hash, size as i64, mime, now],
+                    params![key, size as i64, mime, now],
                 )?;
                 BlobMeta {
                     size,
@@ -207,7 +233,7 @@ impl BlobStore for SqliteBlobStore {
         let received = offset + bytes.len() as u64;
         tx.execute(
             "INSERT INTO blob_chunks(hash, offset, bytes) VALUES (?1, ?2, ?3)",
-            params![hash, offset as i64, bytes],
+            params![key, offset as i64, bytes],
         )?;
         let complete = received == size;
         if complete {
@@ -215,20 +241,20 @@ impl BlobStore for SqliteBlobStore {
             {
                 let mut stmt =
                     tx.prepare("SELECT bytes FROM blob_chunks WHERE hash = ?1 ORDER BY offset")?;
-                let mut rows = stmt.query([hash])?;
+                let mut rows = stmt.query([key])?;
                 while let Some(r) = rows.next()? {
                     hasher.update(r.get_ref(0)?.as_blob().map_err(corrupt)?);
                 }
             }
             if hex::encode(hasher.finalize()) != hash {
-                tx.execute("DELETE FROM blobs WHERE hash = ?1", [hash])?;
+                tx.execute("DELETE FROM blobs WHERE hash = ?1", [key])?;
                 tx.commit()?;
                 return Ok(Append::HashMismatch);
             }
         }
         tx.execute(
             "UPDATE blobs SET received = ?2, complete = ?3 WHERE hash = ?1",
-            params![hash, received as i64, complete],
+            params![key, received as i64, complete],
         )?;
         tx.commit()?;
         Ok(Append::Stored(BlobMeta {
@@ -264,14 +290,38 @@ impl BlobStore for SqliteBlobStore {
         Ok(out)
     }
 
-    fn set_refs(&self, doc_id: &str, hashes: &[String], keys: &[String]) -> StoreResult<()> {
+    fn delete(&self, key: &str) -> StoreResult<()> {
+        self.conn()
+            .execute("DELETE FROM blobs WHERE hash = ?1", [key])?;
+        Ok(())
+    }
+
+    fn set_refs(
+        &self,
+        doc_id: &str,
+        hashes: &[String],
+        keys: &[String],
+        pusher: &Scope,
+    ) -> StoreResult<()> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for h in hashes {
-            tx.prepare_cached(
-                "INSERT INTO blob_refs(hash, doc_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            )?
-            .execute([h, doc_id])?;
+            let known: bool = tx
+                .prepare_cached(
+                    "SELECT EXISTS(SELECT 1 FROM blob_refs WHERE hash = ?1 AND doc_id = ?2)",
+                )?
+                .query_row([h, doc_id], |r| r.get(0))?;
+            if known {
+                continue;
+            }
+            // The first reference comes before the upload (documents go first); a later
+            // one by someone who can see the photo already is as good.
+            let exists: bool = tx
+                .prepare_cached("SELECT EXISTS(SELECT 1 FROM blobs WHERE hash = ?1)")?
+                .query_row([h], |r| r.get(0))?;
+            let proven = !exists || visible_in(&tx, h, pusher)?;
+            tx.prepare_cached("INSERT INTO blob_refs(hash, doc_id, proven) VALUES (?1, ?2, ?3)")?
+                .execute(params![h, doc_id, proven])?;
         }
         tx.prepare_cached("DELETE FROM blob_doc_keys WHERE doc_id = ?1")?
             .execute([doc_id])?;
@@ -284,24 +334,57 @@ impl BlobStore for SqliteBlobStore {
     }
 
     fn visible(&self, hash: &str, scope: &Scope) -> StoreResult<bool> {
+        visible_in(&self.conn(), hash, scope)
+    }
+
+    fn claimed(&self, hash: &str, scope: &Scope) -> StoreResult<bool> {
+        refs_in(&self.conn(), hash, scope, 0)
+    }
+
+    fn prove(&self, hash: &str, scope: &Scope) -> StoreResult<()> {
         let conn = self.conn();
         match scope {
-            Scope::All => Ok(conn
-                .prepare_cached("SELECT EXISTS(SELECT 1 FROM blob_refs WHERE hash = ?1)")?
-                .query_row([hash], |r| r.get(0))?),
+            Scope::All => {
+                conn.execute("UPDATE blob_refs SET proven = 1 WHERE hash = ?1", [hash])?;
+            }
             Scope::Keys(keys) => {
                 let mut stmt = conn.prepare_cached(
-                    "SELECT EXISTS(SELECT 1 FROM blob_refs r
-                       JOIN blob_doc_keys k ON k.doc_id = r.doc_id
-                      WHERE r.hash = ?1 AND k.key = ?2)",
+                    "UPDATE blob_refs SET proven = 1 WHERE hash = ?1 AND doc_id IN
+                       (SELECT doc_id FROM blob_doc_keys WHERE key = ?2)",
                 )?;
                 for k in keys {
-                    if stmt.query_row([hash, k], |r| r.get::<_, bool>(0))? {
-                        return Ok(true);
-                    }
+                    stmt.execute([hash, k])?;
                 }
-                Ok(false)
             }
+        }
+        Ok(())
+    }
+}
+
+fn visible_in(c: &Connection, hash: &str, scope: &Scope) -> StoreResult<bool> {
+    refs_in(c, hash, scope, 1)
+}
+
+/// Whether a document in `scope` references `hash` with this `proven` flag.
+fn refs_in(c: &Connection, hash: &str, scope: &Scope, proven: i64) -> StoreResult<bool> {
+    match scope {
+        Scope::All => Ok(c
+            .prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM blob_refs WHERE hash = ?1 AND proven = ?2)",
+            )?
+            .query_row(params![hash, proven], |r| r.get(0))?),
+        Scope::Keys(keys) => {
+            let mut stmt = c.prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM blob_refs r
+                   JOIN blob_doc_keys k ON k.doc_id = r.doc_id
+                  WHERE r.hash = ?1 AND r.proven = ?3 AND k.key = ?2)",
+            )?;
+            for k in keys {
+                if stmt.query_row(params![hash, k, proven], |r| r.get::<_, bool>(0))? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
         }
     }
 }
@@ -328,20 +411,34 @@ pub fn photo_refs(view: &DocView) -> Vec<String> {
 
 /// Photo references and scope keys of the documents a push accepted, gathered while the
 /// push is judged and recorded once it is stored.
-#[derive(Default)]
-pub struct RefNotes(Mutex<Vec<DocRefs>>);
+pub struct RefNotes {
+    pusher: Scope,
+    docs: Mutex<Vec<DocRefs>>,
+}
 
 /// A document id, the photos it references and its scope keys.
 pub type DocRefs = (String, Vec<String>, Vec<String>);
 
 impl RefNotes {
-    pub fn note(&self, id: &str, view: &DocView) {
-        let entry = (id.to_string(), photo_refs(view), doc_keys(view));
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(entry);
+    /// Notes for a push by a device that sees `pusher`.
+    pub fn new(pusher: Scope) -> RefNotes {
+        RefNotes {
+            pusher,
+            docs: Mutex::new(Vec::new()),
+        }
     }
 
-    pub fn into_inner(self) -> Vec<DocRefs> {
-        self.0.into_inner().unwrap_or_else(|p| p.into_inner())
+    pub fn note(&self, id: &str, view: &DocView) {
+        let entry = (id.to_string(), photo_refs(view), doc_keys(view));
+        self.docs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(entry);
+    }
+
+    fn into_parts(self) -> (Scope, Vec<DocRefs>) {
+        let docs = self.docs.into_inner().unwrap_or_else(|p| p.into_inner());
+        (self.pusher, docs)
     }
 }
 
@@ -367,8 +464,8 @@ impl App {
         let Some(store) = self.blobs.get().cloned() else {
             return Ok(());
         };
-        let stored: Vec<_> = notes
-            .into_inner()
+        let (pusher, docs) = notes.into_parts();
+        let stored: Vec<_> = docs
             .into_iter()
             .filter(|(id, _, _)| acks.iter().any(|a| a.ok && &a.id == id))
             .collect();
@@ -377,7 +474,7 @@ impl App {
         }
         on_pool(store, move |s| {
             for (id, hashes, keys) in &stored {
-                s.set_refs(id, hashes, keys)?;
+                s.set_refs(id, hashes, keys, &pusher)?;
             }
             Ok(())
         })
@@ -401,9 +498,22 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/v1/blobs/{hash}/status", get(status))
 }
 
+/// How a caller may reach a photo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// A document in its scope references the photo.
+    Visible,
+    /// A document in its scope claims it: the caller may upload the bytes as proof.
+    Claimed,
+}
+
 /// The caller may touch `hash` only through a document in its scope. A photo outside it
 /// gets the same answer whether it exists or not.
-async fn authorize(app: &App, caller: &Caller, hash: &str) -> Result<Arc<dyn BlobStore>, ApiError> {
+async fn authorize(
+    app: &App,
+    caller: &Caller,
+    hash: &str,
+) -> Result<(Arc<dyn BlobStore>, Access, Scope), ApiError> {
     if !is_blob_hash(hash) {
         return Err(ApiError::bad_request(
             "bad_hash",
@@ -412,13 +522,24 @@ async fn authorize(app: &App, caller: &Caller, hash: &str) -> Result<Arc<dyn Blo
     }
     let store = app.blob_store()?;
     let scope = member_scope(&caller.member);
-    let h = hash.to_string();
-    if !on_pool(store.clone(), move |s| s.visible(&h, &scope)).await? {
-        return Err(ApiError::forbidden(
-            "no document you may see references this photo",
-        ));
-    }
-    Ok(store)
+    let (h, sc) = (hash.to_string(), scope.clone());
+    let access = on_pool(store.clone(), move |s| {
+        Ok(if s.visible(&h, &sc)? {
+            Some(Access::Visible)
+        } else if s.claimed(&h, &sc)? {
+            Some(Access::Claimed)
+        } else {
+            None
+        })
+    })
+    .await?
+    .ok_or_else(|| ApiError::forbidden("no document you may see references this photo"))?;
+    Ok((store, access, scope))
+}
+
+/// Where a claimant's proof upload collects.
+fn proof_key(hash: &str, caller: &Caller) -> String {
+    format!("{hash}.proof.{}", caller.device.id)
 }
 
 async fn status(
@@ -426,8 +547,12 @@ async fn status(
     caller: Caller,
     UrlPath(hash): UrlPath<String>,
 ) -> Result<Json<BlobStatus>, ApiError> {
-    let store = authorize(&app, &caller, &hash).await?;
-    let meta = on_pool(store, move |s| s.meta(&hash)).await?;
+    let (store, access, _) = authorize(&app, &caller, &hash).await?;
+    let key = match access {
+        Access::Visible => hash,
+        Access::Claimed => proof_key(&hash, &caller),
+    };
+    let meta = on_pool(store, move |s| s.meta(&key)).await?;
     Ok(Json(match meta {
         Some(m) => BlobStatus {
             offset: m.received,
@@ -482,7 +607,11 @@ async fn upload(
             ));
         }
     }
-    let store = authorize(&app, &caller, &hash).await?;
+    let (store, access, scope) = authorize(&app, &caller, &hash).await?;
+    let key = match access {
+        Access::Visible => hash.clone(),
+        Access::Claimed => proof_key(&hash, &caller),
+    };
     // The type comes from the first bytes, whatever the name or headers say.
     let mime = if q.offset == 0 {
         sniff_mime(&body).ok_or_else(|| {
@@ -498,7 +627,17 @@ async fn upload(
     let (offset, size) = (q.offset, q.size);
     let h = hash.clone();
     let outcome = on_pool(store, move |s| {
-        s.append(&h, offset, size, mime, &body, crate::api::now_ms())
+        let out = s.append(&key, &h, offset, size, mime, &body, crate::api::now_ms())?;
+        if access == Access::Claimed
+            && let Append::Stored(m) = &out
+            && m.complete
+        {
+            // The claimant has the bytes: its documents now open the photo. The real copy
+            // is stored already or arrives from its first uploader.
+            s.prove(&h, &scope)?;
+            s.delete(&key)?;
+        }
+        Ok(out)
     })
     .await?;
     match outcome {
@@ -551,7 +690,12 @@ async fn download(
     UrlPath(hash): UrlPath<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let store = authorize(&app, &caller, &hash).await?;
+    let (store, access, _) = authorize(&app, &caller, &hash).await?;
+    if access != Access::Visible {
+        return Err(ApiError::forbidden(
+            "no document you may see references this photo",
+        ));
+    }
     let h = hash.clone();
     let meta = on_pool(store.clone(), move |s| s.meta(&h))
         .await?
@@ -623,12 +767,12 @@ mod tests {
         let h = hash(&data);
         let size = data.len() as u64;
         assert_eq!(
-            s.append(&h, 100, size, "image/jpeg", &data[100..200], 0)
+            s.append(&h, &h, 100, size, "image/jpeg", &data[100..200], 0)
                 .unwrap(),
             Append::OffsetMismatch { received: 0 }
         );
         assert!(matches!(
-            s.append(&h, 0, size, "image/jpeg", &data[..4000], 0)
+            s.append(&h, &h, 0, size, "image/jpeg", &data[..4000], 0)
                 .unwrap(),
             Append::Stored(BlobMeta {
                 received: 4000,
@@ -638,7 +782,7 @@ mod tests {
         ));
         // A repeated chunk (its reply was lost) is refused with where to continue.
         assert_eq!(
-            s.append(&h, 0, size, "image/jpeg", &data[..4000], 0)
+            s.append(&h, &h, 0, size, "image/jpeg", &data[..4000], 0)
                 .unwrap(),
             Append::OffsetMismatch { received: 4000 }
         );
@@ -647,14 +791,15 @@ mod tests {
             "incomplete blobs are not served"
         );
         assert!(matches!(
-            s.append(&h, 4000, size, "", &data[4000..], 0).unwrap(),
+            s.append(&h, &h, 4000, size, "", &data[4000..], 0).unwrap(),
             Append::Stored(BlobMeta { complete: true, .. })
         ));
         assert_eq!(s.read(&h, 0, size).unwrap(), data);
         assert_eq!(s.read(&h, 3990, 4010).unwrap(), &data[3990..4010]);
         // Uploading it again stores nothing.
         assert!(matches!(
-            s.append(&h, 0, size, "image/jpeg", &data[..10], 0).unwrap(),
+            s.append(&h, &h, 0, size, "image/jpeg", &data[..10], 0)
+                .unwrap(),
             Append::Stored(BlobMeta { complete: true, .. })
         ));
     }
@@ -667,10 +812,10 @@ mod tests {
         let h = hash(&data);
         let mut bad = data.clone();
         bad[2500] ^= 0x40;
-        s.append(&h, 0, 3000, "image/jpeg", &bad[..2000], 0)
+        s.append(&h, &h, 0, 3000, "image/jpeg", &bad[..2000], 0)
             .unwrap();
         assert_eq!(
-            s.append(&h, 2000, 3000, "", &bad[2000..], 0).unwrap(),
+            s.append(&h, &h, 2000, 3000, "", &bad[2000..], 0).unwrap(),
             Append::HashMismatch
         );
         assert_eq!(s.meta(&h).unwrap(), None);

@@ -1,0 +1,234 @@
+//! Who may fetch and upload a photo: access follows the documents that reference it, per
+//! role, and knowing a photo's hash opens nothing.
+
+use outpost_core::sync::blobs::sha256_hex;
+use outpost_core::{Category, EventKind, NewCase, Urgency};
+use outpost_tests::harness::{Device, Server, city, http};
+
+fn jpeg(len: usize, seed: u8) -> Vec<u8> {
+    let mut v = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    v.extend((4..len).map(|i| (i as u8).wrapping_mul(13) ^ seed));
+    v
+}
+
+/// (status of GET /v1/blobs/{h}, status of GET …/status)
+fn probe(server: &Server, dev: &Device, h: &str) -> (u16, u16) {
+    let auth = format!("Bearer {}", dev.token());
+    let get = |path: String| {
+        http(
+            server.addr,
+            "GET",
+            &path,
+            &[("Authorization", auth.as_str())],
+            b"",
+        )
+        .unwrap()
+    };
+    let body = get(format!("/v1/blobs/{h}"));
+    if body.status == 200 {
+        assert_eq!(sha256_hex(&body.body), h);
+    } else {
+        assert_eq!(body.error_code(), "forbidden");
+    }
+    (body.status, get(format!("/v1/blobs/{h}/status")).status)
+}
+
+#[test]
+fn photos_are_seen_by_exactly_those_who_see_their_documents() {
+    let server = Server::start(&city());
+    let dir = tempfile::tempdir().unwrap();
+    let d = |m: &str| Device::enroll(&server, &server.url, dir.path(), m);
+    let (a1, a2, b, lead_c1, lead_b) = (
+        d("member-a1"),
+        d("member-a2"),
+        d("member-b"),
+        d("lead-c1"),
+        d("lead-b"),
+    );
+    let (courier1, courier2, resp1, resp2, admin) = (
+        d("courier-1"),
+        d("courier-2"),
+        d("responder-1"),
+        d("responder-2"),
+        d("admin"),
+    );
+
+    // A grid member's case in G1 with a photo, and a courier's own report with one.
+    let f = dir.path().join("a.jpg");
+    std::fs::write(&f, jpeg(150_000, 1)).unwrap();
+    let case = a1
+        .store
+        .create_case_with_photos(
+            NewCase::new(Category::FireHazard, Urgency::Urgent, "消防通道堵塞", "G1"),
+            &[&f],
+        )
+        .unwrap();
+    let h = a1.store.case(&case).unwrap().attachments[0].clone();
+    assert_eq!(a1.sync().blobs_uploaded, 1);
+    let g = dir.path().join("c.jpg");
+    std::fs::write(&g, jpeg(90_000, 2)).unwrap();
+    let report = courier1
+        .store
+        .create_case_with_photos(
+            NewCase::new(
+                Category::PersonInDistress,
+                Urgency::LifeSafety,
+                "老人",
+                "G2",
+            ),
+            &[&g],
+        )
+        .unwrap();
+    let hc = courier1.store.case(&report).unwrap().attachments[0].clone();
+    assert_eq!(courier1.sync().blobs_uploaded, 1);
+
+    let ok = (200, 200);
+    let no = (403, 403);
+    // The G1 case's photo: its grid, the lead above it, the admin; nobody else.
+    for (dev, want) in [
+        (&a1, ok),
+        (&a2, ok),
+        (&lead_c1, ok),
+        (&admin, ok),
+        (&b, no),
+        (&lead_b, no),
+        (&courier1, no),
+        (&courier2, no),
+        (&resp1, no),
+        (&resp2, no),
+    ] {
+        assert_eq!(
+            probe(&server, dev, &h),
+            want,
+            "{} on the G1 photo",
+            dev.name
+        );
+    }
+    // The courier's report (G2): the courier, G2's member and lead, C1's lead, the admin.
+    for (dev, want) in [
+        (&courier1, ok),
+        (&b, ok),
+        (&lead_b, ok),
+        (&lead_c1, ok),
+        (&admin, ok),
+        (&courier2, no),
+        (&a1, no),
+        (&resp1, no),
+    ] {
+        assert_eq!(
+            probe(&server, dev, &hc),
+            want,
+            "{} on the courier's photo",
+            dev.name
+        );
+    }
+
+    // Dispatching the G1 case to unit U1 opens its photo to U1's responder, not U2's.
+    lead_c1.sync();
+    lead_c1
+        .store
+        .record(
+            &case,
+            EventKind::Dispatched {
+                unit_id: "U1".into(),
+                deadline: lead_c1.store.now() + 3 * 24 * 3600 * 1000,
+            },
+        )
+        .unwrap();
+    lead_c1.sync();
+    assert_eq!(probe(&server, &resp1, &h), ok);
+    assert_eq!(probe(&server, &resp2, &h), no);
+
+    // Knowing the hash opens nothing: member-b names the G1 photo on its own G2 case. The
+    // reference is a claim; b cannot fetch the photo without uploading its bytes first.
+    let own = b
+        .store
+        .create_case(NewCase::new(Category::Waste, Urgency::Low, "堆物", "G2"))
+        .unwrap();
+    b.store
+        .record(&own, EventKind::PhotoAdded { hash: h.clone() })
+        .unwrap();
+    let r = b.sync();
+    assert!(r.refused.is_empty());
+    let (get, status) = probe(&server, &b, &h);
+    assert_eq!(get, 403, "a claim does not open the photo");
+    assert_eq!(status, 200, "the claimant may prove it has the bytes");
+    // Its G2 lead sees b's case, but the photo not through a mere claim (it too could only
+    // offer the bytes: status speaks of its own proof upload).
+    assert_eq!(probe(&server, &lead_b, &h), (403, 200));
+    // Uploading the true bytes proves it: now b (and who sees b's case) may fetch it.
+    let auth = format!("Bearer {}", b.token());
+    let bytes = std::fs::read(&f).unwrap();
+    let wrong = {
+        let mut w = bytes.clone();
+        w[1000] ^= 1;
+        w
+    };
+    let put = |body: &[u8]| {
+        http(
+            server.addr,
+            "PUT",
+            &format!("/v1/blobs/{h}?offset=0&size={}", body.len()),
+            &[("Authorization", auth.as_str())],
+            body,
+        )
+        .unwrap()
+    };
+    assert_eq!(put(&wrong).error_code(), "hash_mismatch");
+    assert_eq!(probe(&server, &b, &h).0, 403);
+    assert_eq!(put(&bytes).status, 200);
+    assert_eq!(probe(&server, &b, &h), ok);
+    assert_eq!(probe(&server, &lead_b, &h), ok);
+
+    // An unknown or revoked token gets 401; a hash no document names, 403 for everyone.
+    let stranger = sha256_hex(b"never attached");
+    assert_eq!(probe(&server, &admin, &stranger), no);
+    let r = http(
+        server.addr,
+        "GET",
+        &format!("/v1/blobs/{h}"),
+        &[("Authorization", "Bearer 00")],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(r.status, 401);
+    server.admin(&["revoke", "--device", &a2.device_id()]);
+    let r = http(
+        server.addr,
+        "GET",
+        &format!("/v1/blobs/{h}"),
+        &[("Authorization", &format!("Bearer {}", a2.token()))],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(r.status, 401);
+
+    // Ranges: a part of the photo, and a range past its end.
+    let auth = format!("Bearer {}", a1.token());
+    let r = http(
+        server.addr,
+        "GET",
+        &format!("/v1/blobs/{h}"),
+        &[("Authorization", auth.as_str()), ("Range", "bytes=100-199")],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(r.status, 206);
+    assert_eq!(r.body, &bytes[100..200]);
+    assert_eq!(
+        r.header("content-range"),
+        Some(format!("bytes 100-199/{}", bytes.len()).as_str())
+    );
+    let r = http(
+        server.addr,
+        "GET",
+        &format!("/v1/blobs/{h}"),
+        &[
+            ("Authorization", auth.as_str()),
+            ("Range", &format!("bytes={}-", bytes.len())),
+        ],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(r.status, 416);
+}
