@@ -68,12 +68,34 @@ expect 'open class Subscription: SubscriptionProtocol'
 expect 'open func cancel\(\)'
 expect 'open func isActive\(\) -> Bool'
 
+# Enrollment and sync, and the sync listener (same Subscription handle).
+expect 'open func sync\(\) -> Sync '
+expect 'open class Sync: SyncProtocol'
+expect 'open func enroll\(serverUrl: String, code: String, deviceName: String\) async throws -> Enrollment'
+expect 'open func sync\(\) async throws -> SyncReport'
+expect 'open func refreshDirectory\(\) async throws -> Directory'
+expect 'open func state\(\) throws -> SyncState'
+expect 'open func directory\(\) throws -> Directory\?'
+expect 'open func setOptions\(options: SyncOptions\) throws'
+expect 'open func options\(\) -> SyncOptions'
+expect 'open func subscribe\(listener: SyncListener\) -> Subscription'
+expect 'public protocol SyncListener: AnyObject, Sendable'
+expect 'func onEvent\(event: SyncEvent\)'
+expect 'case started'
+expect 'case progress\(progress: SyncProgress\)'
+expect 'case finished\(report: SyncReport\)'
+expect 'case failed\(reason: String\)'
+expect 'timeoutMs: Int64 = Int64\(60000\)'
+
 # Records and enums the screens use.
 for record in Case CaseSummary TimelineEntry NewCase CaseEdit Location Member Template Section \
-    ChecklistItem Site Inspection InspectionSummary ItemAnswers Answer DataChange LiveHandles; do
+    ChecklistItem Site Inspection InspectionSummary ItemAnswers Answer DataChange LiveHandles \
+    Enrollment Directory Grid ResponderUnit SyncState SyncProgress SyncReport SyncOptions \
+    RefusedDoc PhotoFailure; do
     expect "public struct $record: Equatable, Hashable"
 done
-for enum in Category Urgency Status Datum Role AnswerKind Severity InspectionStatus EventKind AnswerValue; do
+for enum in Category Urgency Status Datum Role AnswerKind Severity InspectionStatus EventKind AnswerValue \
+    GridLevel SyncEvent; do
     expect "public enum $enum: Equatable, Hashable"
 done
 expect 'case personInDistress'
@@ -85,7 +107,8 @@ expect 'public let acknowledged: Bool|public var acknowledged: Bool'
 
 # One error enum, with a readable message per variant.
 expect 'public enum OutpostError: Swift.Error'
-for variant in Invalid Forbidden WrongState NotFound NoMember NotAStore Corrupt TooNew Storage Internal; do
+for variant in Invalid Forbidden WrongState NotFound NoMember NotAStore Corrupt TooNew Storage Internal \
+    NotEnrolled Unauthorized Network Rejected Server Protocol; do
     expect "case $variant\(message: String\)"
 done
 

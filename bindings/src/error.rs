@@ -5,6 +5,7 @@
 //! and the message is the sentence core wrote for the person holding the phone.
 
 use outpost_core::Error as CoreError;
+use outpost_core::sync::SyncError;
 
 pub type Result<T, E = OutpostError> = std::result::Result<T, E>;
 
@@ -38,6 +39,26 @@ pub enum OutpostError {
     /// SQLite or the file system failed (disk full, permissions, ...).
     #[error("{reason}")]
     Storage { reason: String },
+    /// This device has not enrolled with a server yet.
+    #[error("{reason}")]
+    NotEnrolled { reason: String },
+    /// The server does not accept this device any more (token revoked, member removed):
+    /// enroll again with a new invite code.
+    #[error("{reason}")]
+    Unauthorized { reason: String },
+    /// The server could not be reached or did not answer in time. Try again later; nothing
+    /// was lost.
+    #[error("{reason}")]
+    Network { reason: String },
+    /// The server refused the request, e.g. an invite code that is unknown, spent or expired.
+    #[error("{reason}")]
+    Rejected { reason: String },
+    /// The server failed. Try again later.
+    #[error("{reason}")]
+    Server { reason: String },
+    /// The server's reply was not understood (a server of another version?).
+    #[error("{reason}")]
+    Protocol { reason: String },
     /// A bug: a background task panicked or the runtime could not start. Never user error.
     #[error("{reason}")]
     Internal { reason: String },
@@ -79,6 +100,22 @@ impl From<CoreError> for OutpostError {
     }
 }
 
+impl From<SyncError> for OutpostError {
+    fn from(e: SyncError) -> Self {
+        let reason = e.to_string();
+        match e {
+            SyncError::NotEnrolled => OutpostError::NotEnrolled { reason },
+            SyncError::Unauthorized(_) => OutpostError::Unauthorized { reason },
+            SyncError::Network(_) => OutpostError::Network { reason },
+            SyncError::Rejected { .. } => OutpostError::Rejected { reason },
+            SyncError::Server { .. } => OutpostError::Server { reason },
+            SyncError::Protocol(_) => OutpostError::Protocol { reason },
+            SyncError::Store(_) => OutpostError::Storage { reason },
+            SyncError::Setup(_) => OutpostError::Internal { reason },
+        }
+    }
+}
+
 impl From<outpost_core::ValidationError> for OutpostError {
     fn from(e: outpost_core::ValidationError) -> Self {
         OutpostError::invalid(e.to_string())
@@ -103,6 +140,18 @@ mod tests {
         .into();
         assert!(matches!(e, OutpostError::WrongState { .. }));
         assert_eq!(e.to_string(), "cannot resolve a case that is cancelled");
+
+        let e: OutpostError = SyncError::Rejected {
+            status: 403,
+            code: "forbidden".into(),
+            message: "the invite code is unknown, already used or expired".into(),
+        }
+        .into();
+        assert!(matches!(e, OutpostError::Rejected { .. }));
+        assert!(e.to_string().contains("invite code is unknown"), "{e}");
+        let e: OutpostError = SyncError::Network("connection refused".into()).into();
+        assert!(matches!(e, OutpostError::Network { .. }));
+        assert_eq!(e.to_string(), "cannot reach the server: connection refused");
 
         let e: OutpostError = CoreError::NoMember.into();
         assert!(matches!(e, OutpostError::NoMember { .. }));

@@ -1,9 +1,11 @@
 //! Outpost's core for Kotlin (Android) and Swift (iOS), through UniFFI proc-macros.
 //!
 //! A thin layer: [`Store`] opens the device database and hands out its areas, [`Cases`],
-//! [`Inspections`] and [`Templates`]; records and enums in [`types`] mirror what core
-//! returns; every failure is one [`OutpostError`] with a readable message. Writes made
-//! through these objects notify [`DataListener`]s registered with [`Store::subscribe`].
+//! [`Inspections`], [`Templates`] and [`Sync`] (enrollment and sync with the server);
+//! records and enums in [`types`] mirror what core returns; every failure is one
+//! [`OutpostError`] with a readable message. Writes made through these objects, and syncs
+//! that brought changes, notify [`DataListener`]s registered with [`Store::subscribe`];
+//! [`SyncListener`]s registered with [`Sync::subscribe`] follow each sync's progress.
 //! Async methods run their work on one tokio runtime ([`runtime`]). Panics never cross the
 //! boundary: UniFFI catches them at every call (the library is built with `panic = unwind`),
 //! background tasks report them as `Internal`, and a throwing listener is skipped.
@@ -14,11 +16,13 @@ mod error;
 mod listener;
 mod runtime;
 mod store;
+mod sync;
 pub mod types;
 
 pub use error::{OutpostError, Result};
 pub use listener::{DataChange, DataListener, ListenerError, Subscription};
 pub use store::{Cases, Inspections, Store, Templates};
+pub use sync::{Sync, SyncListener};
 
 uniffi::setup_scaffolding!("outpost");
 

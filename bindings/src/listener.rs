@@ -1,5 +1,5 @@
-//! "Data changed" listeners: the foreign side registers one and gets a [`Subscription`]
-//! handle; closing or dropping the handle stops the calls.
+//! "Data changed" and "sync progress" listeners: the foreign side registers one and gets a
+//! [`Subscription`] handle; cancelling, closing or dropping the handle stops the calls.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use crate::live;
 use crate::store::Shared;
+use crate::sync::SyncListener;
 
 /// What a successful write through these bindings changed. Screens re-read the lists they
 /// show; a detail screen checks whether its id is among these.
@@ -40,14 +41,23 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for ListenerError {
     }
 }
 
-#[derive(Default)]
-pub(crate) struct Listeners {
+/// The listeners of one kind registered on a store.
+pub(crate) struct Listeners<L: ?Sized> {
     next_id: AtomicU64,
-    entries: Mutex<Vec<(u64, Arc<dyn DataListener>)>>,
+    entries: Mutex<Vec<(u64, Arc<L>)>>,
 }
 
-impl Listeners {
-    fn add(&self, l: Arc<dyn DataListener>) -> u64 {
+impl<L: ?Sized> Default for Listeners<L> {
+    fn default() -> Self {
+        Listeners {
+            next_id: AtomicU64::new(0),
+            entries: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl<L: ?Sized> Listeners<L> {
+    fn add(&self, l: Arc<L>) -> u64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.entries
             .lock()
@@ -70,10 +80,11 @@ impl Listeners {
             .len()
     }
 
-    /// Calls every listener registered now. A listener that throws (or, as a last resort,
-    /// panics) is skipped: the write it reports has happened and must not become an error.
-    pub(crate) fn notify(&self, change: &DataChange) {
-        let current: Vec<Arc<dyn DataListener>> = self
+    /// Calls `call` with every listener registered now. A listener that throws (or, as a
+    /// last resort, panics) is skipped: what it reports has happened and must not become
+    /// an error.
+    pub(crate) fn each(&self, call: impl Fn(&L)) {
+        let current: Vec<Arc<L>> = self
             .entries
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -81,25 +92,49 @@ impl Listeners {
             .map(|(_, l)| l.clone())
             .collect();
         for l in current {
-            let _ignored = catch_unwind(AssertUnwindSafe(|| l.on_change(change.clone())));
+            let _ignored = catch_unwind(AssertUnwindSafe(|| call(&l)));
         }
     }
+}
+
+impl Listeners<dyn DataListener> {
+    pub(crate) fn notify(&self, change: &DataChange) {
+        self.each(|l| {
+            let _ignored = l.on_change(change.clone());
+        });
+    }
+}
+
+/// Which registry a subscription belongs to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kind {
+    Data,
+    Sync,
 }
 
 /// Keeps a listener registered. `cancel()`, closing it or letting it be collected stops it.
 #[derive(uniffi::Object)]
 pub struct Subscription {
     shared: Weak<Shared>,
+    kind: Kind,
     id: u64,
     active: AtomicBool,
 }
 
 impl Subscription {
-    pub(crate) fn new(shared: &Arc<Shared>, listener: Arc<dyn DataListener>) -> Self {
-        let id = shared.listeners.add(listener);
+    pub(crate) fn data(shared: &Arc<Shared>, listener: Arc<dyn DataListener>) -> Self {
+        Self::new(shared, Kind::Data, shared.listeners.add(listener))
+    }
+
+    pub(crate) fn sync(shared: &Arc<Shared>, listener: Arc<dyn SyncListener>) -> Self {
+        Self::new(shared, Kind::Sync, shared.sync_listeners.add(listener))
+    }
+
+    fn new(shared: &Arc<Shared>, kind: Kind, id: u64) -> Self {
         live::SUBSCRIPTIONS.fetch_add(1, Ordering::Relaxed);
         Subscription {
             shared: Arc::downgrade(shared),
+            kind,
             id,
             active: AtomicBool::new(true),
         }
@@ -113,7 +148,10 @@ impl Subscription {
         if self.active.swap(false, Ordering::AcqRel)
             && let Some(shared) = self.shared.upgrade()
         {
-            shared.listeners.remove(self.id);
+            match self.kind {
+                Kind::Data => shared.listeners.remove(self.id),
+                Kind::Sync => shared.sync_listeners.remove(self.id),
+            }
         }
     }
 

@@ -3,7 +3,8 @@
 //! Exported futures are polled by the foreign side (Kotlin coroutines, Swift tasks) on its
 //! own threads. They only await a task spawned here, so nothing they touch needs a tokio
 //! reactor on the caller's thread, and blocking SQLite work never stalls a coroutine
-//! dispatcher. A panic in a task comes back as `OutpostError::Internal`, never across FFI.
+//! dispatcher. The runtime has I/O and timers enabled: sync's HTTP requests run on it.
+//! A panic in a task comes back as `OutpostError::Internal`, never across FFI.
 
 use std::sync::OnceLock;
 
@@ -18,6 +19,7 @@ pub(crate) fn runtime() -> Result<&'static Runtime> {
     RUNTIME
         .get_or_init(|| {
             Builder::new_multi_thread()
+                .enable_all()
                 .worker_threads(2)
                 .max_blocking_threads(8)
                 .thread_name("outpost-rt")
@@ -42,6 +44,20 @@ where
         .map_err(|e| OutpostError::internal(format!("background work failed: {e}")))?
 }
 
+/// Runs a future on the runtime (network I/O and timers included) and waits for it. As with
+/// [`blocking`], a caller that stops waiting does not stop the work: a sync cut off by the
+/// caller finishes its round trips, which are each applied in one transaction.
+pub(crate) async fn spawn<T, F>(f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = Result<T>> + Send + 'static,
+{
+    runtime()?
+        .spawn(f)
+        .await
+        .map_err(|e| OutpostError::internal(format!("background work failed: {e}")))?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,6 +77,17 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_ne!(ran_on, caller);
         assert_eq!(value, 42);
+    }
+
+    #[test]
+    fn async_work_has_timers_and_a_panic_in_it_is_an_internal_error() {
+        let slept = block_on(spawn(async {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            Ok(7)
+        }));
+        assert!(matches!(slept, Ok(7)), "{slept:?}");
+        let r: Result<()> = block_on(spawn(async { panic!("bang") }));
+        assert!(matches!(r, Err(OutpostError::Internal { .. })), "{r:?}");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The store object and its areas: cases, inspections, templates.
+//! The store object and its areas: cases, inspections, templates (and sync, in `sync.rs`).
 //!
 //! Every method is one call into `outpost_core::Store`, a conversion of its result, and,
 //! after a successful write, one [`DataChange`] to the listeners. All objects of one store
@@ -13,6 +13,7 @@ use crate::error::{OutpostError, Result};
 use crate::listener::{DataChange, DataListener, Listeners, Subscription};
 use crate::live;
 use crate::runtime::blocking;
+use crate::sync::{Sync, SyncListener, SyncShared};
 use crate::types::{
     Case, CaseEdit, CaseSummary, Category, EventKind, Inspection, InspectionStatus,
     InspectionSummary, Location, Member, NewCase, Site, Template,
@@ -21,11 +22,13 @@ use crate::types::{
 /// What every object of one open store holds.
 pub(crate) struct Shared {
     pub(crate) store: core::Store,
-    pub(crate) listeners: Listeners,
+    pub(crate) listeners: Listeners<dyn DataListener>,
+    pub(crate) sync_listeners: Listeners<dyn SyncListener>,
+    pub(crate) sync: SyncShared,
 }
 
 impl Shared {
-    fn changed(&self, change: DataChange) {
+    pub(crate) fn changed(&self, change: DataChange) {
         self.listeners.notify(&change);
     }
 
@@ -64,6 +67,7 @@ pub struct Store {
     cases: Arc<Cases>,
     inspections: Arc<Inspections>,
     templates: Arc<Templates>,
+    sync: Arc<Sync>,
 }
 
 #[uniffi::export]
@@ -80,6 +84,8 @@ impl Store {
         let shared = Arc::new(Shared {
             store,
             listeners: Listeners::default(),
+            sync_listeners: Listeners::default(),
+            sync: SyncShared::default(),
         });
         Ok(Arc::new(Store {
             cases: Arc::new(Cases {
@@ -89,6 +95,9 @@ impl Store {
                 shared: shared.clone(),
             }),
             templates: Arc::new(Templates {
+                shared: shared.clone(),
+            }),
+            sync: Arc::new(Sync {
                 shared: shared.clone(),
             }),
             shared,
@@ -135,10 +144,16 @@ impl Store {
         self.templates.clone()
     }
 
-    /// Calls `listener` after every successful write through any object of this store,
-    /// until the returned subscription is cancelled, closed or collected.
+    /// Enrollment with the server and sync.
+    pub fn sync(&self) -> Arc<Sync> {
+        self.sync.clone()
+    }
+
+    /// Calls `listener` after every successful write through any object of this store, and
+    /// after a sync that brought changes, until the returned subscription is cancelled,
+    /// closed or collected.
     pub fn subscribe(&self, listener: Arc<dyn DataListener>) -> Arc<Subscription> {
-        Arc::new(Subscription::new(&self.shared, listener))
+        Arc::new(Subscription::data(&self.shared, listener))
     }
 
     /// How many listeners are registered now.

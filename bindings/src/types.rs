@@ -826,3 +826,252 @@ mod tests {
         }
     }
 }
+
+// ---- sync -------------------------------------------------------------------------------
+
+/// A count or size from core, where it is unsigned, as Kotlin's `Long`.
+fn count(n: impl TryInto<i64>) -> i64 {
+    n.try_into().unwrap_or(i64::MAX)
+}
+
+mirror_enum!(
+    /// street → comprehensive grid → grid → micro-grid.
+    GridLevel = core::sync::wire::GridLevel { Street, Comprehensive, Grid, Micro }
+);
+
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct Grid {
+    pub id: String,
+    pub name: String,
+    pub level: GridLevel,
+    pub parent: Option<String>,
+}
+
+/// A responder unit (residents' committee, city management, ...). Not `Unit`: Kotlin has
+/// one.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct ResponderUnit {
+    pub id: String,
+    pub name: String,
+}
+
+/// What the server's directory tells this device: who it is, the grid tree and the units.
+/// The templates it carries are installed in the store (`Templates.list`).
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct Directory {
+    pub version: i64,
+    pub member: Member,
+    pub grids: Vec<Grid>,
+    pub units: Vec<ResponderUnit>,
+}
+
+impl From<core::sync::wire::DirectoryView> for Directory {
+    fn from(d: core::sync::wire::DirectoryView) -> Self {
+        Directory {
+            version: d.version,
+            member: d.member.into(),
+            grids: d
+                .grids
+                .into_iter()
+                .map(|g| Grid {
+                    id: g.id,
+                    name: g.name,
+                    level: g.level.into(),
+                    parent: g.parent,
+                })
+                .collect(),
+            units: d
+                .units
+                .into_iter()
+                .map(|u| ResponderUnit {
+                    id: u.id,
+                    name: u.name,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// What enrollment gave this device.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct Enrollment {
+    pub device_id: String,
+    pub directory: Directory,
+}
+
+/// A document the server refused; it is not sent again until it changes.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct RefusedDoc {
+    pub id: String,
+    /// `wrong_actor`, `forbidden`, `invalid` or `malformed`.
+    pub code: String,
+    pub reason: String,
+    pub at: i64,
+}
+
+impl From<core::sync::RefusedDoc> for RefusedDoc {
+    fn from(r: core::sync::RefusedDoc) -> Self {
+        RefusedDoc {
+            id: r.id,
+            code: r.code,
+            reason: r.reason,
+            at: r.at,
+        }
+    }
+}
+
+/// Where this device stands with the server, for a status line. The token is not included.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct SyncState {
+    pub enrolled: bool,
+    pub server_url: Option<String>,
+    pub device_id: Option<String>,
+    /// -1 before the first directory arrived.
+    pub directory_version: i64,
+    pub last_attempt_at: Option<i64>,
+    pub last_success_at: Option<i64>,
+    /// Why the last attempt failed; cleared by the next success.
+    pub last_error: Option<String>,
+    /// Changes the server stored from this device, over all syncs.
+    pub pushed_total: i64,
+    /// Changes received from the server, over all syncs.
+    pub pulled_total: i64,
+    /// Cases and inspections with changes the server has not stored yet (refused ones not
+    /// counted): "3 reports waiting for signal".
+    pub unsent_docs: i64,
+    /// Of those, life-safety cases: the status badge shows them in the alarm colour.
+    pub unsent_life_safety: i64,
+    pub refused: Vec<RefusedDoc>,
+}
+
+/// After each round trip of a sync.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct SyncProgress {
+    pub round: i64,
+    pub pushed_docs: i64,
+    pub pulled_changes: i64,
+    pub bytes_sent: i64,
+    pub bytes_received: i64,
+    /// More round trips follow.
+    pub more: bool,
+    /// Photo bytes uploaded and downloaded so far (re-sent chunks included).
+    pub photo_bytes_sent: i64,
+    pub photo_bytes_received: i64,
+}
+
+impl From<&core::sync::SyncProgress> for SyncProgress {
+    fn from(p: &core::sync::SyncProgress) -> Self {
+        SyncProgress {
+            round: count(p.round),
+            pushed_docs: count(p.pushed_docs),
+            pulled_changes: count(p.pulled_changes),
+            bytes_sent: count(p.bytes_sent),
+            bytes_received: count(p.bytes_received),
+            more: p.more,
+            photo_bytes_sent: count(p.blob_bytes_sent),
+            photo_bytes_received: count(p.blob_bytes_received),
+        }
+    }
+}
+
+/// A photo a sync could not upload.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct PhotoFailure {
+    /// The photo reference (SHA-256 hex), as in a case's attachments.
+    pub photo: String,
+    pub reason: String,
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct SyncReport {
+    pub round_trips: i64,
+    /// Documents the server acknowledged.
+    pub pushed_docs: i64,
+    /// Changes the server stored for the first time.
+    pub pushed_changes: i64,
+    pub pulled_docs: i64,
+    /// Changes new to this device.
+    pub pulled_changes: i64,
+    pub refused: Vec<RefusedDoc>,
+    pub bytes_sent: i64,
+    pub bytes_received: i64,
+    pub duration_ms: i64,
+    /// The directory (member, grids, units, templates) changed and was fetched.
+    pub directory_updated: bool,
+    /// Photos now complete on the server, and the bytes sent for them.
+    pub photos_uploaded: i64,
+    pub photo_bytes_sent: i64,
+    /// Photos that could not be uploaded yet; they wait on the device for the next sync.
+    pub photos_failed: Vec<PhotoFailure>,
+    /// Cases and inspections that received changes new to this device.
+    pub changed_case_ids: Vec<String>,
+    pub changed_inspection_ids: Vec<String>,
+}
+
+impl From<core::sync::SyncReport> for SyncReport {
+    fn from(r: core::sync::SyncReport) -> Self {
+        SyncReport {
+            round_trips: count(r.round_trips),
+            pushed_docs: count(r.pushed_docs),
+            pushed_changes: count(r.pushed_changes),
+            pulled_docs: count(r.pulled_docs),
+            pulled_changes: count(r.pulled_changes),
+            refused: r.refused.into_iter().map(Into::into).collect(),
+            bytes_sent: count(r.bytes_sent),
+            bytes_received: count(r.bytes_received),
+            duration_ms: count(r.duration_ms),
+            directory_updated: r.directory_updated,
+            photos_uploaded: count(r.blobs_uploaded),
+            photo_bytes_sent: count(r.blob_bytes_sent),
+            photos_failed: r
+                .blobs_failed
+                .into_iter()
+                .map(|(photo, reason)| PhotoFailure { photo, reason })
+                .collect(),
+            changed_case_ids: r.changed_cases,
+            changed_inspection_ids: r.changed_inspections,
+        }
+    }
+}
+
+/// What a sync listener hears: `Started`, a `Progress` after each round trip, then
+/// `Finished` or `Failed`.
+#[derive(Debug, Clone, PartialEq, uniffi::Enum)]
+pub enum SyncEvent {
+    Started,
+    Progress {
+        progress: SyncProgress,
+    },
+    Finished {
+        report: SyncReport,
+    },
+    /// The sync stopped; what it applied before stays. The message is the one the sync call
+    /// threw.
+    Failed {
+        reason: String,
+    },
+}
+
+/// Network settings for the syncs, enrollments and directory refreshes that follow.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct SyncOptions {
+    /// Whole-request time limit.
+    #[uniffi(default = 60000)]
+    pub timeout_ms: i64,
+    #[uniffi(default = 10000)]
+    pub connect_timeout_ms: i64,
+    /// Retries after a failed request (network errors, 429, 5xx), with backoff.
+    #[uniffi(default = 4)]
+    pub retries: i32,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            timeout_ms: 60_000,
+            connect_timeout_ms: 10_000,
+            retries: 4,
+        }
+    }
+}

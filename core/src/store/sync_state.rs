@@ -6,7 +6,7 @@
 use automerge::{Change, ChangeHash};
 use rusqlite::{OptionalExtension, params};
 
-use super::{Store, decode_heads, encode_heads};
+use super::{DocKind, Store, decode_heads, encode_heads};
 use crate::error::{Error, Result};
 use crate::sync::wire::{DirectoryView, RefusalCode, SyncResponse};
 
@@ -55,6 +55,9 @@ pub struct ReplyApplied {
     pub acked_docs: usize,
     pub stored_changes: usize,
     pub refused: Vec<RefusedDoc>,
+    /// Cases and inspections that received changes new to this device.
+    pub changed_cases: Vec<String>,
+    pub changed_inspections: Vec<String>,
 }
 
 impl Store {
@@ -277,8 +280,23 @@ impl Store {
                     )
                     .optional()?
                     .unwrap_or(true);
-                out.pulled_changes += t.apply_remote(&id, changes)?;
+                let fresh = t.apply_remote(&id, changes)?;
+                out.pulled_changes += fresh;
                 out.pulled_docs += 1;
+                if fresh > 0 {
+                    let kind: Option<String> = t
+                        .conn()
+                        .prepare_cached("SELECT kind FROM documents WHERE id = ?1")?
+                        .query_row([&id], |r| r.get(0))
+                        .optional()?
+                        .flatten();
+                    match kind.as_deref().and_then(DocKind::parse) {
+                        Some(DocKind::Case) => out.changed_cases.push(id.clone()),
+                        Some(DocKind::Inspection) => out.changed_inspections.push(id.clone()),
+                        // Its first change has not arrived yet: nothing to show.
+                        None => {}
+                    }
+                }
                 if in_step {
                     t.conn().execute(
                         "UPDATE documents SET synced_heads = heads WHERE id = ?1",
@@ -405,5 +423,42 @@ mod tests {
             "b changed: try again"
         );
         assert!(s.refused_docs().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_reply_names_the_documents_that_got_new_changes() {
+        let (_a, a) = store();
+        let case = a
+            .create_case(NewCase::new(Category::Waste, Urgency::Low, "w", "g"))
+            .unwrap();
+        let insp = a
+            .start_inspection("residential-fire-safety", Site::new("site", "g"), None)
+            .unwrap();
+        let pulled = |id: &str| crate::sync::wire::PulledDoc {
+            id: id.to_string(),
+            changes: a
+                .changes_since(id, &[])
+                .unwrap()
+                .into_iter()
+                .map(|b| {
+                    let c = automerge::Change::from_bytes(b).unwrap();
+                    serde_bytes::ByteBuf::from(c.raw_bytes().to_vec())
+                })
+                .collect(),
+        };
+        let reply = SyncResponse {
+            v: PROTOCOL_VERSION,
+            docs: vec![pulled(&case), pulled(&insp)],
+            cursor: "c.1".into(),
+            ..SyncResponse::default()
+        };
+        let (_b, b) = store();
+        let applied = b.apply_sync_reply(&[], &reply).unwrap();
+        assert_eq!(applied.changed_cases, [case]);
+        assert_eq!(applied.changed_inspections, [insp]);
+        // The same changes again are nothing new.
+        let again = b.apply_sync_reply(&[], &reply).unwrap();
+        assert_eq!(again.pulled_docs, 2);
+        assert!(again.changed_cases.is_empty() && again.changed_inspections.is_empty());
     }
 }

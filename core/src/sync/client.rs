@@ -125,6 +125,9 @@ pub struct SyncReport {
     pub blob_bytes_sent: u64,
     /// Photos that could not be uploaded (hash, reason); they wait on the device.
     pub blobs_failed: Vec<(String, String)>,
+    /// Cases and inspections that received changes new to this device (each id once).
+    pub changed_cases: Vec<String>,
+    pub changed_inspections: Vec<String>,
 }
 
 /// Told about a sync's progress and its result, e.g. to update a status line.
@@ -224,6 +227,11 @@ impl SyncClient {
             result = super::blobs::upload_after_sync(self, store, listener, &mut report).await;
         }
         report.duration_ms = started.elapsed().as_millis() as u64;
+        for ids in [&mut report.changed_cases, &mut report.changed_inspections] {
+            // A document may arrive in several pages.
+            ids.sort_unstable();
+            ids.dedup();
+        }
         let result = match result {
             Ok(()) => Ok(report),
             Err(e) => {
@@ -299,6 +307,10 @@ impl SyncClient {
             report.pulled_docs += applied.pulled_docs;
             report.pulled_changes += applied.pulled_changes;
             report.refused.extend(applied.refused);
+            report.changed_cases.extend(applied.changed_cases);
+            report
+                .changed_inspections
+                .extend(applied.changed_inspections);
             if reply.directory_version != state.directory_version {
                 self.refresh_directory(store).await?;
                 report.directory_updated = true;

@@ -7,6 +7,8 @@ import app.outpost.ffi.CaseSummary
 import app.outpost.ffi.Cases
 import app.outpost.ffi.DataChange
 import app.outpost.ffi.DataListener
+import app.outpost.ffi.Directory
+import app.outpost.ffi.Enrollment
 import app.outpost.ffi.EventKind
 import app.outpost.ffi.Inspection
 import app.outpost.ffi.InspectionStatus
@@ -17,6 +19,12 @@ import app.outpost.ffi.Member
 import app.outpost.ffi.NewCase
 import app.outpost.ffi.Site
 import app.outpost.ffi.Store
+import app.outpost.ffi.Sync
+import app.outpost.ffi.SyncEvent
+import app.outpost.ffi.SyncListener
+import app.outpost.ffi.SyncOptions
+import app.outpost.ffi.SyncReport
+import app.outpost.ffi.SyncState
 import app.outpost.ffi.Template
 import app.outpost.ffi.Templates
 import kotlinx.coroutines.CoroutineDispatcher
@@ -36,11 +44,12 @@ import kotlinx.coroutines.withContext
  * The app's one door to the Rust core: suspend functions for actions, [Flow]s for the
  * screens. A thin layer over the generated bindings in `app.outpost.ffi` — all rules live
  * in Rust; this class only moves blocking calls off the main thread and turns the core's
- * "data changed" listener into flows that re-read their list after every write.
+ * "data changed" and "sync progress" listeners into flows (lists re-read after every write
+ * and every sync that brought changes).
  *
  * Failures arrive as the generated [app.outpost.ffi.OutpostException] subclasses
- * (`Invalid`, `Forbidden`, `WrongState`, `NotFound`, `NoMember`, ...), whose message is
- * written for the person holding the phone.
+ * (`Invalid`, `Forbidden`, `WrongState`, `NotFound`, `NoMember`, `Network`, ...), whose
+ * message is written for the person holding the phone.
  *
  * Open one per process and [close] it when the process no longer needs the database.
  */
@@ -51,6 +60,7 @@ class Outpost private constructor(
     private val cases: Cases = store.cases()
     private val inspections: Inspections = store.inspections()
     private val templates: Templates = store.templates()
+    private val sync: Sync = store.sync()
 
     companion object {
         /** Opens (or creates) the database file at [path]. */
@@ -141,6 +151,85 @@ class Outpost private constructor(
     fun inspections(status: InspectionStatus? = null, limit: Int = PAGE): Flow<List<InspectionSummary>> =
         observe({ it.inspectionIds.isNotEmpty() }) { inspections.list(status, limit) }
 
+    // ---- enrollment and sync -------------------------------------------------------------
+    //
+    // Network calls are async Rust functions on the core's own runtime: no dispatcher here,
+    // and a cancelled coroutine leaves the sync to finish in the background. Failures are
+    // OutpostException.NotEnrolled, Unauthorized, Network, Rejected, Server, Protocol (or
+    // Invalid for a malformed address or an empty code).
+
+    /**
+     * Trades an invite code for this device's token; the member, grids, units and templates
+     * come from the server's directory. Data listeners hear that the member changed.
+     */
+    suspend fun enroll(serverUrl: String, code: String, deviceName: String): Enrollment =
+        sync.enroll(serverUrl, code, deviceName)
+
+    /**
+     * Pushes what is saved here (life-safety cases first) and pulls what changed in this
+     * member's scope. The screens' flows re-read what the sync changed.
+     */
+    suspend fun syncNow(): SyncReport = sync.sync()
+
+    suspend fun refreshDirectory(): Directory = sync.refreshDirectory()
+
+    /** Where this device stands with the server (the token is not included). */
+    suspend fun syncState(): SyncState = onIo { sync.state() }
+
+    /** The directory last received from the server; null before enrollment. */
+    suspend fun directory(): Directory? = onIo { sync.directory() }
+
+    /** Time limits and retries for the network calls that follow; a bad value throws Invalid. */
+    var syncOptions: SyncOptions
+        get() = sync.options()
+        set(value) = sync.setOptions(value)
+
+    /** Sync listeners registered now (each collected sync flow holds one); for debugging. */
+    val syncListenerCount: Int get() = sync.listenerCount().toInt()
+
+    /**
+     * Every sync's events: Started, Progress after each round trip, Finished or Failed.
+     * The listener is registered when the flow is collected and removed when it stops.
+     */
+    val syncEvents: Flow<SyncEvent> =
+        callbackFlow {
+            val subscription = sync.subscribe(
+                object : SyncListener {
+                    override fun onEvent(event: SyncEvent) {
+                        trySend(event)
+                    }
+                },
+            )
+            awaitClose { subscription.close() }
+        }.buffer(Channel.UNLIMITED)
+
+    /** The sync state, re-read after every write and at the end of every sync. */
+    val syncStatus: Flow<SyncState> =
+        callbackFlow {
+            val onSync = sync.subscribe(
+                object : SyncListener {
+                    override fun onEvent(event: SyncEvent) {
+                        if (event is SyncEvent.Finished || event is SyncEvent.Failed) trySend(Unit)
+                    }
+                },
+            )
+            val onWrite = store.subscribe(
+                object : DataListener {
+                    override fun onChange(change: DataChange) {
+                        trySend(Unit)
+                    }
+                },
+            )
+            trySend(Unit)
+            awaitClose {
+                onSync.close()
+                onWrite.close()
+            }
+        }.conflate()
+            .map { sync.state() }
+            .flowOn(io)
+            .distinctUntilChanged()
+
     // ---- the store -----------------------------------------------------------------------
 
     /** Listeners registered on the store now (each collected flow holds one); for debugging. */
@@ -191,6 +280,7 @@ class Outpost private constructor(
         cases.close()
         inspections.close()
         templates.close()
+        sync.close()
         store.close()
     }
 }

@@ -1,0 +1,87 @@
+package app.outpost
+
+import java.io.IOException
+import java.net.InetAddress
+import java.net.ServerSocket
+import java.net.Socket
+import java.net.URI
+import java.util.concurrent.ConcurrentLinkedQueue
+import kotlin.concurrent.thread
+
+/**
+ * The `outpost-server` process scripts/suites/kotlin.sh starts on 127.0.0.1 for these
+ * tests, with a directory it made through the server's admin subcommands: grid [GRID] with
+ * a courier and two grid members, each with a one-time invite code.
+ */
+object TestServer {
+    private fun env(name: String): String =
+        System.getenv(name)?.takeIf { it.isNotBlank() }
+            ?: error("$name is not set: run these tests through scripts/suites/kotlin.sh, which starts the server")
+
+    val url: String get() = env("OUTPOST_TEST_SERVER_URL")
+    val grid: String get() = env("OUTPOST_TEST_GRID")
+
+    /** Invite codes, one per member; each can be used once. */
+    val courierCode: String get() = env("OUTPOST_TEST_INVITE_COURIER")
+    val memberCode: String get() = env("OUTPOST_TEST_INVITE_MEMBER")
+    val relayedMemberCode: String get() = env("OUTPOST_TEST_INVITE_MEMBER2")
+}
+
+/**
+ * A TCP relay on a loopback port to [target]'s host and port: a device enrolled through it
+ * talks to the real server until [close], after which the port refuses connections, as a
+ * server that went away does.
+ */
+class Relay(target: String) : AutoCloseable {
+    private val to = URI(target)
+    private val listener = ServerSocket(0, 50, InetAddress.getLoopbackAddress())
+    private val open = ConcurrentLinkedQueue<Socket>()
+    val url = "http://127.0.0.1:${listener.localPort}"
+
+    init {
+        thread(isDaemon = true, name = "relay-accept") {
+            while (true) {
+                val client = try {
+                    listener.accept()
+                } catch (_: IOException) {
+                    break
+                }
+                val upstream = try {
+                    Socket(to.host, to.port)
+                } catch (_: IOException) {
+                    client.close()
+                    continue
+                }
+                open += client
+                open += upstream
+                pump(client, upstream)
+                pump(upstream, client)
+            }
+        }
+    }
+
+    private fun pump(from: Socket, to: Socket) = thread(isDaemon = true, name = "relay-pump") {
+        try {
+            from.getInputStream().copyTo(to.getOutputStream())
+            to.shutdownOutput()
+        } catch (_: IOException) {
+            // The other side or close() ended the connection.
+        }
+    }
+
+    override fun close() {
+        listener.close()
+        open.forEach { runCatching { it.close() } }
+    }
+}
+
+/**
+ * A port that accepts connections (the kernel completes them) and never answers: a server
+ * that hangs.
+ */
+class SilentServer : AutoCloseable {
+    private val listener = ServerSocket(0, 50, InetAddress.getLoopbackAddress())
+    val url = "http://127.0.0.1:${listener.localPort}"
+
+    override fun close() = listener.close()
+}
