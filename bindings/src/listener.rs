@@ -9,8 +9,8 @@ use crate::live;
 use crate::store::Shared;
 use crate::sync::SyncListener;
 
-/// What a successful write through these bindings changed. Screens re-read the lists they
-/// show; a detail screen checks whether its id is among these.
+/// What a successful write through these bindings, or a sync that pulled changes, changed.
+/// Screens re-read the lists they show; a detail screen checks whether its id is among these.
 #[derive(Debug, Clone, Default, PartialEq, uniffi::Record)]
 pub struct DataChange {
     pub case_ids: Vec<String>,
@@ -19,8 +19,9 @@ pub struct DataChange {
     pub templates_changed: bool,
 }
 
-/// Implemented in Kotlin or Swift. Called on the thread that made the write, after it
-/// committed: keep it short (post to a channel or a main-thread queue).
+/// Implemented in Kotlin or Swift. Called after the write committed, on the thread that
+/// made it (a background thread for a sync): keep it short (post to a channel or a
+/// main-thread queue).
 #[uniffi::export(foreign)]
 pub trait DataListener: Send + Sync {
     /// An exception thrown here is caught and ignored: the write has happened regardless.

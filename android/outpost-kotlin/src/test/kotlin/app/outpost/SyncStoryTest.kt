@@ -68,6 +68,14 @@ class SyncStoryTest {
 
     private suspend fun <T> Channel<T>.next(): T = withTimeout(10_000) { receive() }
 
+    /** Receives until a value satisfies [predicate] (bounded). */
+    private suspend fun <T> Channel<T>.until(predicate: (T) -> Boolean): T =
+        withTimeout(10_000) {
+            var v = receive()
+            while (!predicate(v)) v = receive()
+            v
+        }
+
     /** The events of one sync: Started, Progress after each round trip, then Finished or Failed. */
     private suspend fun Channel<SyncEvent>.oneSync(): List<SyncEvent> {
         val events = mutableListOf(next())
@@ -202,7 +210,10 @@ class SyncStoryTest {
         Outpost.open(dbIn(dir)).use { app ->
             app.syncOptions = SyncOptions(timeoutMs = 2_000, connectTimeoutMs = 1_000, retries = 1)
             val (events, eventsJob) = collectInto(app.syncEvents)
-            waitUntil("sync listener registered") { app.syncListenerCount == 1 }
+            // The status line: not enrolled yet.
+            val (status, statusJob) = collectInto(app.syncStatus)
+            assertFalse(status.next().enrolled)
+            waitUntil("sync listeners registered") { app.syncListenerCount == 2 }
 
             // Enrolled through a relay that then goes away, as a server behind a dead link.
             Relay(TestServer.url).use { relay ->
@@ -210,6 +221,7 @@ class SyncStoryTest {
                 assertEquals(Role.GRID_MEMBER, e.directory.member.role)
                 app.syncNow()
                 assertTrue(events.oneSync().last() is SyncEvent.Finished)
+                assertNotNull(status.until { it.enrolled && it.lastSuccessAt != null }.deviceId)
             }
             val started = System.nanoTime()
             val e = expect<OutpostException.Network>("cannot reach the server") { withTimeout(30_000) { app.syncNow() } }
@@ -220,8 +232,11 @@ class SyncStoryTest {
             app.syncState().let {
                 assertTrue(it.enrolled)
                 assertTrue(it.lastError!!.contains("cannot reach the server"), it.lastError)
+                assertEquals(it, status.until { s -> s.lastError != null })
             }
             eventsJob.cancel()
+            statusJob.cancel()
+            waitUntil("sync listeners removed") { app.syncListenerCount == 0 && app.listenerCount == 0 }
         }
 
         // A server that takes the connection and never answers: the time limit ends the wait.
