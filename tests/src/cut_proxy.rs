@@ -46,6 +46,9 @@ impl CutProxy {
                 let Ok(server) = TcpStream::connect(target) else {
                     continue;
                 };
+                // No Nagle delays: the proxy forwards in pieces, as a real link would.
+                let _ = client.set_nodelay(true);
+                let _ = server.set_nodelay(true);
                 let mut rng = rand::rng();
                 let max = s.max_cut.load(Ordering::SeqCst);
                 let cut = rng.random_range(0..100) < s.cut_percent.load(Ordering::SeqCst);
