@@ -40,18 +40,25 @@ trap stop_server EXIT
 
 admin() { "$server_bin" --data-dir "$work/data" "$@" >/dev/null; }
 invite() { "$server_bin" --data-dir "$work/data" invite "$1" --ttl-hours 1; }
-# Yinhang street → comprehensive grid → grid G-650; a rider and two grid members of G-650.
+# Yinhang street → comprehensive grid → grid G-650; a rider and three grid members of G-650.
 admin grid add S-YH --name "殷行街道" --level street
 admin grid add C-YH1 --name "殷行第一综合网格" --level comprehensive --parent S-YH
 admin grid add G-650 --name "殷行路650弄网格" --level grid --parent C-YH1
 admin member add rider-wang --name "王师傅" --role courier
 admin member add gm-li --name "李网格员" --role grid_member --grid G-650
 admin member add gm-zhao --name "赵网格员" --role grid_member --grid G-650
+admin member add gm-sun --name "孙网格员" --role grid_member --grid G-650
 OUTPOST_TEST_GRID=G-650
 OUTPOST_TEST_INVITE_COURIER="$(invite rider-wang)"
 OUTPOST_TEST_INVITE_MEMBER="$(invite gm-li)"
 OUTPOST_TEST_INVITE_MEMBER2="$(invite gm-zhao)"
-export OUTPOST_TEST_GRID OUTPOST_TEST_INVITE_COURIER OUTPOST_TEST_INVITE_MEMBER OUTPOST_TEST_INVITE_MEMBER2
+OUTPOST_TEST_INVITE_MEMBER3="$(invite gm-sun)"
+# The tests run admin subcommands too (revoke a phone, issue a new code).
+OUTPOST_TEST_SERVER_BIN="$server_bin"
+OUTPOST_TEST_SERVER_DATA="$work/data"
+export OUTPOST_TEST_GRID OUTPOST_TEST_INVITE_COURIER OUTPOST_TEST_INVITE_MEMBER \
+    OUTPOST_TEST_INVITE_MEMBER2 OUTPOST_TEST_INVITE_MEMBER3 OUTPOST_TEST_SERVER_BIN \
+    OUTPOST_TEST_SERVER_DATA
 
 # Port 0: the server picks a free port and prints "outpost-server listening on http://...".
 "$server_bin" --data-dir "$work/data" serve --listen 127.0.0.1:0 --grace-secs 1 \

@@ -10,8 +10,8 @@ import kotlin.concurrent.thread
 
 /**
  * The `outpost-server` process scripts/suites/kotlin.sh starts on 127.0.0.1 for these
- * tests, with a directory it made through the server's admin subcommands: grid [GRID] with
- * a courier and two grid members, each with a one-time invite code.
+ * tests, with a directory it made through the server's admin subcommands: grid [grid] with
+ * a courier and three grid members, each with a one-time invite code.
  */
 object TestServer {
     private fun env(name: String): String =
@@ -25,6 +25,18 @@ object TestServer {
     val courierCode: String get() = env("OUTPOST_TEST_INVITE_COURIER")
     val memberCode: String get() = env("OUTPOST_TEST_INVITE_MEMBER")
     val relayedMemberCode: String get() = env("OUTPOST_TEST_INVITE_MEMBER2")
+    val revokedMemberCode: String get() = env("OUTPOST_TEST_INVITE_MEMBER3")
+
+    /** Runs an `outpost-server` admin subcommand on the running server's data; its output. */
+    fun admin(vararg args: String): String {
+        val p = ProcessBuilder(env("OUTPOST_TEST_SERVER_BIN"), "--data-dir", env("OUTPOST_TEST_SERVER_DATA"), *args)
+            .redirectErrorStream(true)
+            .start()
+        val out = p.inputStream.bufferedReader().readText()
+        check(p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)) { "outpost-server ${args.toList()} hung" }
+        check(p.exitValue() == 0) { "outpost-server ${args.toList()} failed: $out" }
+        return out
+    }
 }
 
 /**

@@ -206,6 +206,30 @@ class SyncStoryTest {
     }
 
     @Test
+    fun `a revoked phone gets Unauthorized and comes back with a new invite code`() = runBlocking {
+        Outpost.open(dbIn(dir)).use { app ->
+            app.syncOptions = SyncOptions(timeoutMs = 10_000, connectTimeoutMs = 2_000, retries = 0)
+            app.enroll(TestServer.url, TestServer.revokedMemberCode, "孙网格员的手机")
+            assertEquals(1L, app.syncNow().roundTrips)
+
+            // The phone is lost: the grid lead revokes it on the server.
+            TestServer.admin("revoke", "--member", "gm-sun")
+            expect<OutpostException.Unauthorized>("did not accept this device") { app.syncNow() }
+            expect<OutpostException.Unauthorized>("did not accept this device") { app.refreshDirectory() }
+            // A spent code stays spent.
+            expect<OutpostException.Rejected>("invite code is unknown") {
+                app.enroll(TestServer.url, TestServer.revokedMemberCode, "孙网格员的手机")
+            }
+
+            // A new code brings it back, with the same data on the phone.
+            val code = TestServer.admin("invite", "gm-sun").trim()
+            app.enroll(TestServer.url, code, "孙网格员的新手机")
+            assertEquals(1L, app.syncNow().roundTrips)
+            assertNull(app.syncState().lastError)
+        }
+    }
+
+    @Test
     fun `a server that went away or never answers is a Network exception, not a hang`() = runBlocking {
         Outpost.open(dbIn(dir)).use { app ->
             app.syncOptions = SyncOptions(timeoutMs = 2_000, connectTimeoutMs = 1_000, retries = 1)
