@@ -13,7 +13,9 @@ use rand::Rng;
 
 use crate::api::{self, App, Limits, normalize_code, now_ms, sha256};
 use crate::directory;
-use crate::storage::{Directory, MemberEntry, RevokeTarget, SqliteStorage, Storage};
+use crate::storage::{
+    Directory, MemberEntry, PostgresStorage, RevokeTarget, SqliteStorage, Storage,
+};
 
 #[derive(Debug, Parser)]
 #[command(name = "outpost-server", version, about = "Outpost sync server")]
@@ -26,6 +28,10 @@ pub struct Cli {
         global = true
     )]
     pub data_dir: PathBuf,
+    /// A PostgreSQL database (`postgres://user:password@host:port/name`) instead of the
+    /// SQLite file in the data directory. Several server processes can share one.
+    #[arg(long, env = "OUTPOST_DATABASE", global = true)]
+    pub database: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -165,9 +171,23 @@ pub fn main() -> std::process::ExitCode {
     }
 }
 
-pub fn open_storage(data_dir: &Path) -> Res<SqliteStorage> {
+/// The SQLite file in `data_dir`, or the PostgreSQL database at `database`.
+pub fn open_storage(data_dir: &Path, database: Option<&str>) -> Res<Arc<dyn Storage>> {
+    // The data directory also holds what is not in the database (photos).
     std::fs::create_dir_all(data_dir)?;
-    Ok(SqliteStorage::open(data_dir.join("outpost-server.db"))?)
+    match database {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Ok(Arc::new(PostgresStorage::open(url)?))
+        }
+        Some(other) => Err(format!(
+            "--database takes a postgres:// URL, not {:?}",
+            other.split(':').next().unwrap_or_default()
+        )
+        .into()),
+        None => Ok(Arc::new(SqliteStorage::open(
+            data_dir.join("outpost-server.db"),
+        )?)),
+    }
 }
 
 /// Adds or replaces entries after checking the directory they leave behind.
@@ -198,11 +218,15 @@ pub fn invite(storage: &dyn Storage, member: &str, ttl_hours: i64) -> Res<String
 }
 
 fn run(cli: Cli) -> Res<()> {
-    let Cli { data_dir, command } = cli;
-    let opened = || open_storage(&data_dir);
+    let Cli {
+        data_dir,
+        database,
+        command,
+    } = cli;
+    let opened = || open_storage(&data_dir, database.as_deref());
     let one = Directory::default;
     match command {
-        Command::Serve(args) => return serve(&data_dir, args),
+        Command::Serve(args) => return serve(&data_dir, database.as_deref(), args),
         Command::Grid(GridCmd::Add {
             id,
             name,
@@ -210,7 +234,7 @@ fn run(cli: Cli) -> Res<()> {
             parent,
         }) => {
             import(
-                &opened()?,
+                &*opened()?,
                 &Directory {
                     grids: vec![GridInfo {
                         id,
@@ -224,7 +248,7 @@ fn run(cli: Cli) -> Res<()> {
         }
         Command::Unit(UnitCmd::Add { id, name }) => {
             import(
-                &opened()?,
+                &*opened()?,
                 &Directory {
                     units: vec![UnitInfo { id, name }],
                     ..one()
@@ -239,7 +263,7 @@ fn run(cli: Cli) -> Res<()> {
             unit,
         }) => {
             import(
-                &opened()?,
+                &*opened()?,
                 &Directory {
                     members: vec![MemberEntry {
                         id,
@@ -255,7 +279,7 @@ fn run(cli: Cli) -> Res<()> {
         Command::Template(TemplateCmd::Add { file }) => {
             let t = Template::from_json(&std::fs::read_to_string(&file)?)?;
             import(
-                &opened()?,
+                &*opened()?,
                 &Directory {
                     templates: vec![t],
                     ..one()
@@ -263,7 +287,7 @@ fn run(cli: Cli) -> Res<()> {
             )?;
         }
         Command::Invite { member, ttl_hours } => {
-            println!("{}", invite(&opened()?, &member, ttl_hours)?);
+            println!("{}", invite(&*opened()?, &member, ttl_hours)?);
         }
         Command::Revoke { device, member } => {
             let storage = opened()?;
@@ -297,7 +321,7 @@ fn run(cli: Cli) -> Res<()> {
         }
         Command::Directory(DirectoryCmd::Import { file }) => {
             let d: Directory = serde_json::from_str(&std::fs::read_to_string(&file)?)?;
-            let v = import(&opened()?, &d)?;
+            let v = import(&*opened()?, &d)?;
             println!("directory version {v}");
         }
     }
@@ -317,9 +341,9 @@ pub fn init_logs(format: LogFormat) {
     };
 }
 
-fn serve(data_dir: &Path, args: ServeArgs) -> Res<()> {
+fn serve(data_dir: &Path, database: Option<&str>, args: ServeArgs) -> Res<()> {
     init_logs(args.log_format);
-    let storage = Arc::new(open_storage(data_dir)?);
+    let storage = open_storage(data_dir, database)?;
     // Photos live in their own SQLite file beside the documents (`blobs.rs`).
     let blobs = Arc::new(crate::blobs::SqliteBlobStore::open(
         data_dir.join("outpost-blobs.db"),
@@ -333,6 +357,9 @@ fn serve(data_dir: &Path, args: ServeArgs) -> Res<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // The storage is dropped last, off the runtime: PostgreSQL's blocking client holds a
+    // runtime of its own, which may not be dropped inside an async context.
+    let _keep = storage.clone();
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&args.listen).await?;
         let addr = listener.local_addr()?;

@@ -12,4 +12,4 @@ pub mod stats;
 pub mod storage;
 
 pub use api::{App, Limits, serve};
-pub use storage::{Directory, MemberEntry, SqliteStorage, Storage};
+pub use storage::{Directory, MemberEntry, PostgresStorage, SqliteStorage, Storage};

@@ -11,7 +11,10 @@ use outpost_core::sync::wire::{
 };
 use outpost_core::sync::{SyncClient, SyncConfig, SyncError, SyncReport};
 use outpost_core::{Role, Store, Template};
-use outpost_server::{Directory, MemberEntry, SqliteStorage};
+use outpost_server::storage::{
+    CaseRow, DeviceRecord, EnrollOutcome, Page, PushCheck, RevokeTarget, Scope, StoreResult,
+};
+use outpost_server::{Directory, MemberEntry, PostgresStorage, SqliteStorage, Storage};
 
 /// Path of a binary built by this package (the tests' own `CARGO_BIN_EXE_*` is the same).
 pub fn bin(name: &str) -> PathBuf {
@@ -73,12 +76,141 @@ pub fn city() -> Directory {
     }
 }
 
-/// A running `outpost-server serve` on 127.0.0.1 with an ephemeral port.
+/// The PostgreSQL server the tests use instead of SQLite files, when `OUTPOST_TEST_DATABASE`
+/// names one (`postgres://user@127.0.0.1:port/postgres`; `scripts/suites/postgres.sh` sets
+/// it). Each test server then gets a database of its own, dropped when it stops.
+pub fn test_database() -> Option<String> {
+    std::env::var("OUTPOST_TEST_DATABASE")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+}
+
+/// The backend the test servers run on, for messages: `sqlite` or `postgres`.
+pub fn backend() -> &'static str {
+    if test_database().is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    }
+}
+
+/// A database created for one test server (and the processes sharing it).
+pub struct TestDb {
+    admin_url: String,
+    name: String,
+    /// What `--database` gets.
+    pub url: String,
+}
+
+impl TestDb {
+    /// Creates a fresh, uniquely named database on the server `admin_url` points at.
+    pub fn create(admin_url: &str) -> TestDb {
+        let name = format!("outpost_t_{}", uuid_like());
+        let mut client = postgres::Client::connect(admin_url, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("connect to OUTPOST_TEST_DATABASE: {e}"));
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create test database");
+        TestDb {
+            admin_url: admin_url.to_string(),
+            url: with_dbname(admin_url, &name),
+            name,
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Ok(mut c) = postgres::Client::connect(&self.admin_url, postgres::NoTls) {
+            let _ = c.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+/// `url` with its database name replaced by `name` (query parameters kept).
+fn with_dbname(url: &str, name: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a postgres:// URL");
+    let (rest, query) = match rest.split_once('?') {
+        Some((r, q)) => (r, format!("?{q}")),
+        None => (rest, String::new()),
+    };
+    let authority = rest.split('/').next().unwrap_or(rest);
+    format!("{scheme}://{authority}/{name}{query}")
+}
+
+/// A test server's database, whichever backend it is on.
+pub struct ServerDb(Box<dyn Storage>);
+
+impl Storage for ServerDb {
+    fn ping(&self) -> StoreResult<()> {
+        self.0.ping()
+    }
+    fn directory(&self) -> StoreResult<Directory> {
+        self.0.directory()
+    }
+    fn directory_version(&self) -> StoreResult<i64> {
+        self.0.directory_version()
+    }
+    fn import_directory(&self, d: &Directory) -> StoreResult<i64> {
+        self.0.import_directory(d)
+    }
+    fn create_invite(&self, code: &[u8], member: &str, now: i64, expires: i64) -> StoreResult<()> {
+        self.0.create_invite(code, member, now, expires)
+    }
+    fn enroll(
+        &self,
+        code: &[u8],
+        actor: &str,
+        token: &[u8],
+        name: &str,
+        now: i64,
+    ) -> StoreResult<EnrollOutcome> {
+        self.0.enroll(code, actor, token, name, now)
+    }
+    fn device_by_token(&self, token: &[u8]) -> StoreResult<Option<DeviceRecord>> {
+        self.0.device_by_token(token)
+    }
+    fn devices(&self) -> StoreResult<Vec<DeviceRecord>> {
+        self.0.devices()
+    }
+    fn revoke(&self, target: RevokeTarget<'_>, now: i64) -> StoreResult<usize> {
+        self.0.revoke(target, now)
+    }
+    fn push(
+        &self,
+        docs: &[wire::PushDoc],
+        check: &PushCheck<'_>,
+        now: i64,
+    ) -> StoreResult<Vec<wire::Ack>> {
+        self.0.push(docs, check, now)
+    }
+    fn pull(&self, scope: &Scope, after: u64, max: usize, skip: &[u8]) -> StoreResult<Page> {
+        self.0.pull(scope, after, max, skip)
+    }
+    fn head(&self) -> StoreResult<u64> {
+        self.0.head()
+    }
+    fn cases(&self, grids: Option<&[String]>) -> StoreResult<Vec<CaseRow>> {
+        self.0.cases(grids)
+    }
+    fn change_count(&self, doc: Option<&str>) -> StoreResult<u64> {
+        self.0.change_count(doc)
+    }
+}
+
+/// A running `outpost-server serve` on 127.0.0.1 with an ephemeral port, on a SQLite file
+/// in its own data directory or, under `OUTPOST_TEST_DATABASE`, on a PostgreSQL database of
+/// its own.
 pub struct Server {
     child: Child,
     pub addr: SocketAddr,
     pub url: String,
     pub data_dir: PathBuf,
+    /// The PostgreSQL database, shared with replicas; `None` on SQLite.
+    pub database: Option<std::sync::Arc<TestDb>>,
     _dir: tempfile::TempDir,
 }
 
@@ -91,45 +223,49 @@ impl Server {
     pub fn start_with(directory: &Directory, serve_args: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let data_dir = dir.path().join("data");
+        let database = test_database().map(|admin| std::sync::Arc::new(TestDb::create(&admin)));
+        let db_url = database.as_ref().map(|d| d.url.as_str());
         let file = dir.path().join("directory.json");
         std::fs::write(&file, serde_json::to_vec(directory).expect("json")).expect("write");
-        admin(&data_dir, &["directory", "import", path_str(&file)]);
-        let logs = if std::env::var_os("OUTPOST_TEST_LOGS").is_some() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        };
-        let mut child = Command::new(bin("outpost-test-server"))
-            .arg("--data-dir")
-            .arg(&data_dir)
-            .args(["serve", "--listen", "127.0.0.1:0", "--grace-secs", "2"])
-            .args(serve_args)
-            .stdout(Stdio::piped())
-            .stderr(logs)
-            .spawn()
-            .expect("start the server");
-        let mut line = String::new();
-        let stdout = child.stdout.take().expect("stdout");
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("server prints its address");
-        let url = line.trim().rsplit(' ').next().expect("address").to_string();
-        let addr: SocketAddr = url
-            .trim_start_matches("http://")
-            .parse()
-            .expect("socket address");
+        admin(&data_dir, db_url, &["directory", "import", path_str(&file)]);
+        let (child, addr, url) = spawn(&data_dir, db_url, serve_args);
         Server {
             child,
             addr,
             url,
             data_dir,
+            database,
+            _dir: dir,
+        }
+    }
+
+    /// Another server process on this one's PostgreSQL database: together they are one
+    /// server. Panics on SQLite, whose file only one process may serve.
+    pub fn start_replica(&self, serve_args: &[&str]) -> Server {
+        let database = self
+            .database
+            .clone()
+            .expect("several server processes need PostgreSQL (OUTPOST_TEST_DATABASE)");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data_dir = dir.path().join("data");
+        let (child, addr, url) = spawn(&data_dir, Some(&database.url), serve_args);
+        Server {
+            child,
+            addr,
+            url,
+            data_dir,
+            database: Some(database),
             _dir: dir,
         }
     }
 
     /// Runs an administration subcommand on this server's data directory.
     pub fn admin(&self, args: &[&str]) -> String {
-        admin(&self.data_dir, args)
+        admin(
+            &self.data_dir,
+            self.database.as_ref().map(|d| d.url.as_str()),
+            args,
+        )
     }
 
     pub fn invite(&self, member: &str) -> String {
@@ -137,8 +273,14 @@ impl Server {
     }
 
     /// The server's database, opened beside the running server to look at what it stored.
-    pub fn storage(&self) -> SqliteStorage {
-        SqliteStorage::open(self.data_dir.join("outpost-server.db")).expect("open server db")
+    pub fn storage(&self) -> ServerDb {
+        ServerDb(match &self.database {
+            Some(db) => Box::new(PostgresStorage::open(&db.url).expect("open server db")),
+            None => Box::new(
+                SqliteStorage::open(self.data_dir.join("outpost-server.db"))
+                    .expect("open server db"),
+            ),
+        })
     }
 
     /// CPU time the server process has used so far (Linux; zero elsewhere).
@@ -191,13 +333,49 @@ fn path_str(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
 
-fn admin(data_dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(bin("outpost-test-server"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .output()
-        .expect("run admin command");
+/// Starts `serve` and reads the address it bound.
+fn spawn(
+    data_dir: &Path,
+    database: Option<&str>,
+    serve_args: &[&str],
+) -> (Child, SocketAddr, String) {
+    let logs = if std::env::var_os("OUTPOST_TEST_LOGS").is_some() {
+        Stdio::inherit()
+    } else {
+        Stdio::null()
+    };
+    let mut cmd = Command::new(bin("outpost-test-server"));
+    cmd.arg("--data-dir").arg(data_dir);
+    if let Some(db) = database {
+        cmd.args(["--database", db]);
+    }
+    let mut child = cmd
+        .args(["serve", "--listen", "127.0.0.1:0", "--grace-secs", "2"])
+        .args(serve_args)
+        .stdout(Stdio::piped())
+        .stderr(logs)
+        .spawn()
+        .expect("start the server");
+    let mut line = String::new();
+    let stdout = child.stdout.take().expect("stdout");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("server prints its address");
+    let url = line.trim().rsplit(' ').next().expect("address").to_string();
+    let addr: SocketAddr = url
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap_or_else(|_| panic!("the server did not start: {line:?}"));
+    (child, addr, url)
+}
+
+fn admin(data_dir: &Path, database: Option<&str>, args: &[&str]) -> String {
+    let mut cmd = Command::new(bin("outpost-test-server"));
+    cmd.arg("--data-dir").arg(data_dir);
+    if let Some(db) = database {
+        cmd.args(["--database", db]);
+    }
+    let out = cmd.args(args).output().expect("run admin command");
     assert!(
         out.status.success(),
         "admin {args:?} failed: {}",

@@ -12,6 +12,7 @@
 //! the transaction, which holds its row lock until commit), or hand out only positions below
 //! the oldest write still in flight.
 
+pub mod postgres;
 pub mod sqlite;
 
 use automerge::AutoCommit;
@@ -20,6 +21,7 @@ use outpost_core::sync::wire::{Ack, GridInfo, PulledDoc, PushDoc, UnitInfo};
 use outpost_core::{Role, Template};
 use serde::{Deserialize, Serialize};
 
+pub use postgres::PostgresStorage;
 pub use sqlite::SqliteStorage;
 
 /// A storage failure: never the client's fault, never shown to it in detail.
