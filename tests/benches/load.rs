@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use outpost_core::sync::wire::{PROTOCOL_VERSION, PushDoc, SyncRequest};
-use outpost_core::{Category, NewCase, Role, Store, Urgency};
+use outpost_core::{Category, Member, NewCase, Role, Store, Urgency};
 use outpost_server::{MemberEntry, Storage};
 use outpost_tests::harness::{Server, city, http, raw_sync, test_database};
 
@@ -34,6 +34,15 @@ fn make_devices(n: usize, changes: usize, dir: &std::path::Path) -> Vec<Sim> {
     (0..n)
         .map(|i| {
             let store = Store::open(dir.join(format!("d{i}.db"))).expect("store");
+            let member = format!("sim-{i}");
+            store
+                .set_member(&Member::new(
+                    &member,
+                    &member,
+                    Role::Courier,
+                    [] as [&str; 0],
+                ))
+                .expect("member");
             let cases: Vec<NewCase> = (0..changes)
                 .map(|k| {
                     let mut c = NewCase::new(
@@ -60,7 +69,7 @@ fn make_devices(n: usize, changes: usize, dir: &std::path::Path) -> Vec<Sim> {
                 })
                 .collect();
             Sim {
-                member: format!("sim-{i}"),
+                member,
                 actor: store.actor_id().expect("actor"),
                 push,
             }
