@@ -36,7 +36,7 @@ fi
 WORK=$(mktemp -d /tmp/outpost-pg.XXXXXX)
 chmod 755 "$WORK"
 mkdir "$WORK/data" "$WORK/sock"
-chown "$PG_USER" "$WORK/data" "$WORK/sock"
+chown "$PG_USER" "$WORK" "$WORK/data" "$WORK/sock"
 cleanup() {
     run_pg "$PG_CTL" -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true
     rm -rf "$WORK"
@@ -53,7 +53,7 @@ run_pg "$PG_CTL" -D "$WORK/data" -l "$WORK/postgres.log" -w -t 60 \
     start >/dev/null || { cat "$WORK/postgres.log" >&2; exit 1; }
 
 export OUTPOST_TEST_DATABASE="postgres://outpost@127.0.0.1:$PORT/postgres"
-echo "-- PostgreSQL $("$PG_CTL" --version | awk '{print $NF}') on 127.0.0.1:$PORT"
+echo "-- PostgreSQL $("$PG_CTL" --version | awk '{print $3}') on 127.0.0.1:$PORT"
 cargo test -p outpost-tests --locked \
     --test sync_stories --test sync_access --test sync_admin --test sync_cutoff --test sync_wire \
     --test pg_cluster
