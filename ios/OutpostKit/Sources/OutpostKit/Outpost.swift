@@ -1,0 +1,277 @@
+import Foundation
+import OutpostFFI
+
+/// The app's one door to the Rust core, the Swift twin of `app.outpost.Outpost` in Kotlin:
+/// async functions for actions, `AsyncThrowingStream`s for the screens. A thin layer over
+/// the generated bindings (module `OutpostFFI`) — all rules live in Rust; this class only
+/// moves blocking calls off the main actor and turns the core's "data changed" listener into
+/// streams that re-read their list after every write.
+///
+/// Failures arrive as the generated `OutpostError` (`.Invalid`, `.Forbidden`,
+/// `.WrongState`, `.NotFound`, `.NoMember`, ...), whose message is written for the person
+/// holding the phone. Open one per process; the database closes when it is released.
+public final class Outpost: @unchecked Sendable {
+    private let store: Store
+    private let caseArea: Cases
+    private let inspectionArea: Inspections
+    private let templateArea: Templates
+    private let syncArea: Sync
+
+    /// Page size of the lists the streams below show.
+    public static let page: Int32 = 100
+
+    private init(store: Store) {
+        self.store = store
+        caseArea = store.cases()
+        inspectionArea = store.inspections()
+        templateArea = store.templates()
+        syncArea = store.sync()
+    }
+
+    /// Opens (or creates) the database file at `path`.
+    public static func open(path: String) async throws -> Outpost {
+        try await offMain { Outpost(store: try Store.open(path: path)) }
+    }
+
+    private static func offMain<T>(_ body: @escaping () throws -> T) async throws -> T {
+        try await Task.detached(priority: .userInitiated) { try body() }.value
+    }
+
+    private func io<T>(_ body: @escaping () throws -> T) async throws -> T {
+        try await Self.offMain(body)
+    }
+
+    // MARK: who is using the device
+
+    public func member() async throws -> Member? { try await io { try self.store.member() } }
+
+    /// Sets the member locally (until enrollment supplies it from the directory).
+    public func setMember(_ member: Member) async throws { try await io { try self.store.setMember(member: member) } }
+
+    // MARK: cases
+
+    /// One-tap "person in distress" flag; saved at once, also without signal or location.
+    public func flagPersonInDistress(gridId: String, location: Location? = nil, note: String? = nil, photo: String? = nil) async throws -> String {
+        try await io { try self.caseArea.flagPersonInDistress(gridId: gridId, location: location, note: note, photo: photo) }
+    }
+
+    public func report(_ newCase: NewCase) async throws -> String { try await io { try self.caseArea.create(newCase: newCase) } }
+
+    public func edit(caseId: String, _ edit: CaseEdit) async throws { try await io { try self.caseArea.edit(id: caseId, edit: edit) } }
+
+    /// Records an action on a case (accept, dispatch, progress, resolve, follow-up, ...).
+    @discardableResult
+    public func record(caseId: String, _ event: EventKind) async throws -> String {
+        try await io { try self.caseArea.record(id: caseId, event: event) }
+    }
+
+    @discardableResult
+    public func accept(caseId: String) async throws -> String { try await record(caseId: caseId, .accepted) }
+
+    @discardableResult
+    public func comment(caseId: String, text: String) async throws -> String { try await record(caseId: caseId, .comment(text: text)) }
+
+    public func `case`(_ caseId: String) async throws -> Case { try await io { try self.caseArea.get(id: caseId) } }
+
+    public func search(_ query: String, limit: Int32 = page) async throws -> [CaseSummary] {
+        try await io { try self.caseArea.search(query: query, limit: limit) }
+    }
+
+    /// Open cases, most urgent first; re-read after every write.
+    public func openQueue(limit: Int32 = page) -> AsyncThrowingStream<[CaseSummary], Error> {
+        observe({ !$0.caseIds.isEmpty }) { try self.caseArea.openQueue(limit: limit, offset: 0) }
+    }
+
+    /// What this member reported, newest first; re-read after every write.
+    public func myReports(limit: Int32 = page) -> AsyncThrowingStream<[CaseSummary], Error> {
+        observe({ !$0.caseIds.isEmpty || $0.memberChanged }) { try self.caseArea.myReports(limit: limit, offset: 0) }
+    }
+
+    public func overdue(limit: Int32 = page) -> AsyncThrowingStream<[CaseSummary], Error> {
+        observe({ !$0.caseIds.isEmpty }) { try self.caseArea.overdue(limit: limit) }
+    }
+
+    /// One case, re-read whenever a write touches it.
+    public func caseDetail(_ caseId: String) -> AsyncThrowingStream<Case, Error> {
+        observe({ $0.caseIds.contains(caseId) }) { try self.caseArea.get(id: caseId) }
+    }
+
+    // MARK: checklists
+
+    public func templates() async throws -> [Template] { try await io { try self.templateArea.list() } }
+
+    public func startInspection(templateId: String, site: Site, previousId: String? = nil) async throws -> String {
+        try await io { try self.inspectionArea.start(templateId: templateId, site: site, previousId: previousId) }
+    }
+
+    public func answer(inspectionId: String, itemId: String, value: AnswerValue, note: String = "", photos: [String] = []) async throws {
+        try await io { try self.inspectionArea.answer(inspectionId: inspectionId, itemId: itemId, value: value, note: note, photos: photos) }
+    }
+
+    /// Submits a walkthrough; failed items become hazard cases. Runs on the core's own runtime.
+    @discardableResult
+    public func submit(inspectionId: String) async throws -> [String] {
+        try await inspectionArea.submit(inspectionId: inspectionId)
+    }
+
+    public func inspection(_ inspectionId: String) async throws -> Inspection {
+        try await io { try self.inspectionArea.get(id: inspectionId) }
+    }
+
+    /// One walkthrough as it fills in.
+    public func inspectionDetail(_ inspectionId: String) -> AsyncThrowingStream<Inspection, Error> {
+        observe({ $0.inspectionIds.contains(inspectionId) }) { try self.inspectionArea.get(id: inspectionId) }
+    }
+
+    public func inspections(status: InspectionStatus? = nil, limit: Int32 = page) -> AsyncThrowingStream<[InspectionSummary], Error> {
+        observe({ !$0.inspectionIds.isEmpty }) { try self.inspectionArea.list(status: status, limit: limit) }
+    }
+
+    // MARK: enrollment and sync
+    //
+    // Network calls are async Rust functions on the core's own runtime. Failures are
+    // OutpostError.NotEnrolled, Unauthorized, Network, Rejected, Server, Protocol (or Invalid
+    // for a malformed address or an empty code).
+
+    /// Trades an invite code for this device's token; the member, grids, units and templates
+    /// come from the server's directory. Data listeners hear that the member changed.
+    @discardableResult
+    public func enroll(serverUrl: String, code: String, deviceName: String) async throws -> Enrollment {
+        try await syncArea.enroll(serverUrl: serverUrl, code: code, deviceName: deviceName)
+    }
+
+    /// Pushes what is saved here (life-safety cases first) and pulls what changed in this
+    /// member's scope. The screens' streams re-read what the sync changed.
+    @discardableResult
+    public func syncNow() async throws -> SyncReport { try await syncArea.sync() }
+
+    @discardableResult
+    public func refreshDirectory() async throws -> Directory { try await syncArea.refreshDirectory() }
+
+    /// Where this device stands with the server (the token is not included).
+    public func syncState() async throws -> SyncState { try await io { try self.syncArea.state() } }
+
+    /// The directory last received from the server; nil before enrollment.
+    public func directory() async throws -> Directory? { try await io { try self.syncArea.directory() } }
+
+    /// Time limits and retries for the network calls that follow.
+    public var syncOptions: SyncOptions { syncArea.options() }
+
+    /// Sets `syncOptions`; a bad value throws `Invalid` and keeps the previous ones.
+    public func setSyncOptions(_ options: SyncOptions) throws { try syncArea.setOptions(options: options) }
+
+    /// Sync listeners registered now (each running sync stream holds one); for debugging.
+    public var syncListenerCount: Int { Int(syncArea.listenerCount()) }
+
+    /// Every sync's events: started, progress after each round trip, finished or failed.
+    public var syncEvents: AsyncStream<SyncEvent> {
+        AsyncStream { continuation in
+            let subscription = syncArea.subscribe(listener: SyncEvents { continuation.yield($0) })
+            continuation.onTermination = { _ in subscription.cancel() }
+        }
+    }
+
+    /// The sync state, re-read after every write and at the end of every sync.
+    public var syncStatus: AsyncThrowingStream<SyncState, Error> {
+        AsyncThrowingStream { continuation in
+            var poke: AsyncStream<Void>.Continuation!
+            let signals = AsyncStream<Void>(bufferingPolicy: .bufferingNewest(1)) { poke = $0 }
+            let onSync = syncArea.subscribe(listener: SyncEvents { event in
+                switch event {
+                case .finished, .failed: poke.yield()
+                case .started, .progress: break
+                }
+            })
+            let onWrite = store.subscribe(listener: Listener { _ in poke.yield() })
+            poke.yield()
+            let reader = Task.detached(priority: .userInitiated) {
+                var last: SyncState?
+                for await _ in signals {
+                    do {
+                        let state = try self.syncArea.state()
+                        if state != last {
+                            last = state
+                            continuation.yield(state)
+                        }
+                    } catch {
+                        continuation.finish(throwing: error)
+                        return
+                    }
+                }
+            }
+            continuation.onTermination = { _ in
+                onSync.cancel()
+                onWrite.cancel()
+                poke.finish()
+                reader.cancel()
+            }
+        }
+    }
+
+    // MARK: the store
+
+    /// Listeners registered on the store now (each running stream holds one); for debugging.
+    public var listenerCount: Int { Int(store.listenerCount()) }
+
+    /// SQLite's full integrity check (async in Rust).
+    public func checkIntegrity() async throws { try await store.checkIntegrity() }
+
+    /// Every write through this store as it commits, while the stream is iterated.
+    public var changes: AsyncStream<DataChange> {
+        AsyncStream { continuation in
+            let subscription = store.subscribe(listener: Listener { continuation.yield($0) })
+            continuation.onTermination = { _ in subscription.cancel() }
+        }
+    }
+
+    /// Reads once, then again after each relevant write. The listener is registered before
+    /// the first read, so no write between the two is missed; bursts of writes are
+    /// coalesced into one re-read, and an unchanged result is not repeated.
+    private func observe<T: Equatable>(_ relevant: @escaping (DataChange) -> Bool, _ read: @escaping () throws -> T) -> AsyncThrowingStream<T, Error> {
+        AsyncThrowingStream { continuation in
+            var poke: AsyncStream<Void>.Continuation!
+            let signals = AsyncStream<Void>(bufferingPolicy: .bufferingNewest(1)) { poke = $0 }
+            let subscription = store.subscribe(listener: Listener { if relevant($0) { poke.yield() } })
+            poke.yield()
+            let reader = Task.detached(priority: .userInitiated) {
+                var last: T?
+                for await _ in signals {
+                    do {
+                        let value = try read()
+                        if value != last {
+                            last = value
+                            continuation.yield(value)
+                        }
+                    } catch {
+                        continuation.finish(throwing: error)
+                        return
+                    }
+                }
+            }
+            continuation.onTermination = { _ in
+                subscription.cancel()
+                poke.finish()
+                reader.cancel()
+            }
+        }
+    }
+}
+
+/// Adapts a closure to the generated listener protocol. Called on the writing thread: it
+/// only hands the change on.
+private final class Listener: DataListener, @unchecked Sendable {
+    private let handler: (DataChange) -> Void
+
+    init(_ handler: @escaping (DataChange) -> Void) { self.handler = handler }
+
+    func onChange(change: DataChange) throws { handler(change) }
+}
+
+/// Adapts a closure to the generated sync listener protocol.
+private final class SyncEvents: SyncListener, @unchecked Sendable {
+    private let handler: (SyncEvent) -> Void
+
+    init(_ handler: @escaping (SyncEvent) -> Void) { self.handler = handler }
+
+    func onEvent(event: SyncEvent) throws { handler(event) }
+}
