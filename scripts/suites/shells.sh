@@ -26,6 +26,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 fail=0
+# grep for extractions: no match is an empty result (reported by the checks), not an abort.
+found() { grep "$@" || [ $? -eq 1 ]; }
 problem() {
     echo "shells: $*" >&2
     fail=$((fail + 1))
@@ -93,11 +95,11 @@ for other in "$res/values-zh-rCN/strings.xml:android_args" "$en_strings:ios_args
     [ -z "$diff_out" ] || problem "placeholders differ from values/strings.xml in ${other%%:*}: $(grep '^>' <<<"$diff_out" | tr '\n' ' ')"
 done
 
-used_android=$(grep -rhoE 'R\.string\.[A-Za-z0-9_]+' "$app_kt" | sed 's/R\.string\.//' | sort -u)
+used_android=$(found -rhoE 'R\.string\.[A-Za-z0-9_]+' "$app_kt" | sed 's/R\.string\.//' | sort -u)
 for k in $used_android; do
     grep -qx "$k" <<<"$a_en" || problem "Compose code uses R.string.$k, which is not in values/strings.xml"
 done
-used_ios=$(grep -rhoE '\bL\("[^"]+"' "$ios_app" | sed -E 's/L\("//; s/"$//' | sort -u)
+used_ios=$(found -rhoE '\bL\("[^"]+"' "$ios_app" | sed -E 's/L\("//; s/"$//' | sort -u)
 for k in $used_ios; do
     grep -qx "$k" <<<"$i_en" || problem "SwiftUI code uses L(\"$k\"), which is not in Localizable.strings"
 done
@@ -119,14 +121,14 @@ swift_raw_keys() { # file enum prefix: "prefix" + rawValue of each case of a Str
         }' "$1"
 }
 swift_keys=$({
-    grep -ohE "\"($prefixes)_[a-z_]+\"" "$kit/Screens.swift" | tr -d '"'
+    found -ohE "\"($prefixes)_[a-z_]+\"" "$kit/Screens.swift" | tr -d '"'
     swift_raw_keys "$kit/Rules.swift" CaseAction action_
     swift_raw_keys "$kit/Rules.swift" AnswerChoice answer_
     swift_raw_keys "$kit/Screens.swift" Tab tab_
     swift_raw_keys "$kit/Screens.swift" Acknowledgement ack_
     swift_raw_keys "$kit/SyncIndicator.swift" SyncIndicator sync_
 } | sort -u)
-label_keys=$(grep -E "^($prefixes)_" <<<"$i_en" | sort -u)
+label_keys=$(found -E "^($prefixes)_" <<<"$i_en" | sort -u)
 [ "$swift_keys" = "$label_keys" ] \
     || problem "Swift facade label keys differ from the strings files: $(comm -3 <(echo "$swift_keys") <(echo "$label_keys") | tr -s ' \t\n' ' ')"
 
@@ -150,7 +152,7 @@ done
 
 facade_src=$(cat "$facade_kt"/*.kt)
 # Names the facade declares: functions (also extensions on Outpost), properties, types.
-facade_names=$(grep -oE '((fun|val) (<[^>]+> )?([A-Za-z0-9_]+\.)?[A-Za-z0-9_]+|(class|object|interface) [A-Za-z0-9_]+)' <<<"$facade_src" \
+facade_names=$(found -oE '((fun|val) (<[^>]+> )?([A-Za-z0-9_]+\.)?[A-Za-z0-9_]+|(class|object|interface) [A-Za-z0-9_]+)' <<<"$facade_src" \
     | sed -E 's/^(fun|val|class|object|interface) //; s/^<[^>]+> //; s/^[A-Za-z0-9_]+\.//' | sort -u)
 # outpost.x in code, not in app.outpost.x or "outpost.db".
 uses_of_outpost() { grep -rhoE '(^|[^.A-Za-z0-9_"])outpost\.`?[a-z][A-Za-z0-9_]*' "$1" | sed -E 's/.*outpost\.//; s/`//g' | sort -u; }
@@ -163,27 +165,27 @@ done
 for name in $(grep -rhoE '^import app\.outpost\.[A-Za-z0-9_]+$' "$app_kt" | sed 's/import app\.outpost\.//' | sort -u); do
     grep -qx "$name" <<<"$facade_names" || problem "Android app imports app.outpost.$name, which the facade does not declare"
 done
-gen_kt_types=$(grep -oE '^(data class|enum class|sealed class|open class|class|interface|public interface|object) [A-Za-z0-9_]+' "$gen_kt" | awk '{print $NF}' | sort -u)
+gen_kt_types=$(found -oE '^(data class|enum class|sealed class|open class|class|interface|public interface|object) [A-Za-z0-9_]+' "$gen_kt" | awk '{print $NF}' | sort -u)
 for name in $(grep -rhoE '^import app\.outpost\.ffi\.[A-Za-z0-9_]+$' "$app_kt" "$facade_kt" | sed 's/import app\.outpost\.ffi\.//' | sort -u); do
     grep -qx "$name" <<<"$gen_kt_types" || problem "imports app.outpost.ffi.$name, which the generated Kotlin does not declare"
 done
 
 swift_kit_src=$(cat "$kit"/*.swift)
-swift_kit_funcs=$(grep -oE 'func `?[A-Za-z0-9_]+`?' <<<"$swift_kit_src" | sed -E 's/func //; s/`//g' | sort -u)
-swift_kit_members=$( { echo "$swift_kit_funcs"; grep -oE 'public (static )?(var|let) [A-Za-z0-9_]+' <<<"$swift_kit_src" | awk '{print $NF}'; } | sort -u)
+swift_kit_funcs=$(found -oE 'func `?[A-Za-z0-9_]+`?' <<<"$swift_kit_src" | sed -E 's/func //; s/`//g' | sort -u)
+swift_kit_members=$( { echo "$swift_kit_funcs"; found -oE 'public (static )?(var|let) [A-Za-z0-9_]+' <<<"$swift_kit_src" | awk '{print $NF}'; } | sort -u)
 for name in $(uses_of_outpost "$ios_app"); do
     grep -qx "$name" <<<"$swift_kit_members" || problem "iOS app uses outpost.$name, which OutpostKit does not declare"
 done
 for name in $(grep -rhoE '\bRules\.[a-zA-Z0-9_]+' "$ios_app" | sed 's/Rules\.//' | sort -u); do
     grep -qx "$name" <<<"$swift_kit_funcs" || problem "iOS app calls Rules.$name, which OutpostKit does not declare"
 done
-gen_swift_funcs=$(grep -oE 'func `?[A-Za-z0-9_]+`?' "$gen_swift" | sed -E 's/func //; s/`//g' | sort -u)
+gen_swift_funcs=$(found -oE 'func `?[A-Za-z0-9_]+`?' "$gen_swift" | sed -E 's/func //; s/`//g' | sort -u)
 for name in $(grep -ohE '\b(store|caseArea|inspectionArea|templateArea|syncArea)\.[a-zA-Z0-9_]+\(' "$kit"/*.swift | sed -E 's/.*\.//; s/\($//' | sort -u); do
     grep -qx "$name" <<<"$gen_swift_funcs" || problem "OutpostKit calls $name(), which the generated Swift does not declare"
 done
 
 # Twins: every public type of the Kotlin screen logic, every function of Outpost.kt.
-swift_types=$(grep -oE '(struct|enum|class|protocol) [A-Za-z0-9_]+' <<<"$swift_kit_src" | awk '{print $2}' | sort -u)
+swift_types=$(found -oE '(struct|enum|class|protocol) [A-Za-z0-9_]+' <<<"$swift_kit_src" | awk '{print $2}' | sort -u)
 for f in Rules Screens SyncIndicator; do
     for t in $(grep -oE '^(data class|enum class|class|object|interface) [A-Za-z0-9_]+' "$facade_kt/$f.kt" | awk '{print $NF}'); do
         grep -qx "$t" <<<"$swift_types" || problem "$f.kt declares $t; OutpostKit has no Swift twin"
@@ -231,8 +233,8 @@ for key in NSLocationWhenInUseUsageDescription NSCameraUsageDescription BGTaskSc
     grep -q "<key>$key</key>" "$plist" || problem "$plist lacks $key"
 done
 # Task identifiers: the reverse-DNS literals in the files that use BGTaskScheduler.
-task_ids=$(grep -lr BGTaskScheduler "$ios_app" --include='*.swift' | xargs grep -hoE '"app\.outpost\.[A-Za-z0-9.-]+"' | tr -d '"' | sort -u)
-permitted=$(sed -n '/<key>BGTaskSchedulerPermittedIdentifiers<\/key>/,/<\/array>/p' "$plist" | grep -oE '<string>[^<]+</string>' | sed -E 's/<\/?string>//g' | sort -u)
+task_ids=$(found -lr BGTaskScheduler "$ios_app" --include='*.swift' | xargs -r grep -hoE '"app\.outpost\.[A-Za-z0-9.-]+"' | tr -d '"' | sort -u || true)
+permitted=$(sed -n '/<key>BGTaskSchedulerPermittedIdentifiers<\/key>/,/<\/array>/p' "$plist" | found -oE '<string>[^<]+</string>' | sed -E 's/<\/?string>//g' | sort -u)
 [ -n "$task_ids" ] || problem "found no background task identifiers in the app code"
 [ "$task_ids" = "$permitted" ] \
     || problem "background task identifiers in code and in $plist differ: $(comm -3 <(echo "$task_ids") <(echo "$permitted") | tr -s ' \t\n' ' ')"
