@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +97,65 @@ pub enum ValidationError {
     Unanswered { count: usize, first: String },
     #[error("checklist template is invalid: {0}")]
     Template(String),
+    #[error("photo {0} is not on this device; attach the photo file itself")]
+    PhotoNotHeld(String),
+}
+
+/// Why a member may not take an action, in the order the rules ask: is anyone signed in, is
+/// the case in their scope, may their role do this at all, does it fit the case's state.
+/// The UI shows the reason next to a withheld action; the store and the server refuse with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denial {
+    NoMember,
+    OutOfScope(String),
+    Role(String),
+    /// `action` names its object ("resolve a case"); `status` is the state it met.
+    State {
+        action: String,
+        status: String,
+    },
+}
+
+/// The kind of a [`Denial`], as data for a screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Withheld {
+    NoMember,
+    OutOfScope,
+    Role,
+    State,
+}
+
+impl Denial {
+    pub fn withheld(&self) -> Withheld {
+        match self {
+            Denial::NoMember => Withheld::NoMember,
+            Denial::OutOfScope(_) => Withheld::OutOfScope,
+            Denial::Role(_) => Withheld::Role,
+            Denial::State { .. } => Withheld::State,
+        }
+    }
+}
+
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The same sentences the store's errors carry.
+        match self {
+            Denial::NoMember => write!(f, "{}", Error::NoMember),
+            Denial::OutOfScope(m) | Denial::Role(m) => write!(f, "not allowed: {m}"),
+            Denial::State { action, status } => write!(f, "cannot {action} that is {status}"),
+        }
+    }
+}
+
+impl From<Denial> for Error {
+    fn from(d: Denial) -> Self {
+        match d {
+            Denial::NoMember => Error::NoMember,
+            Denial::OutOfScope(m) | Denial::Role(m) => Error::Forbidden(m),
+            Denial::State { action, status } => Error::Transition { action, status },
+        }
+    }
 }
 
 /// Names the problem for a document that does not read as its schema says.

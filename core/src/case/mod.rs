@@ -8,9 +8,9 @@
 mod document;
 mod fold;
 
-pub(crate) use document::{append_event, apply_edit, new_case_doc, read_case};
-pub(crate) use fold::permit;
-pub use fold::{Derived, fold};
+pub use document::CaseRoot;
+pub(crate) use document::{append_event, event_by, new_case_doc, read_case, read_case_parts};
+pub use fold::{Acting, CaseState, Derived, fold, permit};
 
 use serde::{Deserialize, Serialize};
 
@@ -219,7 +219,9 @@ pub struct HazardSource {
 }
 
 /// Fields a reporter or grid member may correct after the fact. `None` leaves a field alone.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// An edit is a timeline event carrying the new values; the fold applies it only if its
+/// author was allowed to edit at its place in the timeline.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CaseEdit {
     pub category: Option<Category>,
     pub urgency: Option<Urgency>,
@@ -246,7 +248,8 @@ impl CaseEdit {
         self == &CaseEdit::default()
     }
 
-    pub(crate) fn field_names(&self) -> String {
+    /// The fields this edit changes, comma-separated ("title,location").
+    pub fn field_names(&self) -> String {
         let mut f = Vec::new();
         if self.category.is_some() {
             f.push("category");
@@ -303,8 +306,10 @@ pub enum EventKind {
     PhotoAdded {
         hash: String,
     },
-    Edited {
-        fields: String,
+    Edited(CaseEdit),
+    /// An administrator moved the case to another grid.
+    Moved {
+        grid_id: String,
     },
     /// Written by a newer version of the app; kept and shown, never interpreted.
     Unknown {
@@ -325,7 +330,8 @@ impl EventKind {
             EventKind::Cancelled { .. } => "cancelled",
             EventKind::Comment { .. } => "comment",
             EventKind::PhotoAdded { .. } => "photo_added",
-            EventKind::Edited { .. } => "edited",
+            EventKind::Edited(_) => "edited",
+            EventKind::Moved { .. } => "moved",
             EventKind::Unknown { name } => name,
         }
     }
@@ -352,13 +358,21 @@ impl EventKind {
             }
             EventKind::Comment { text } => check_required("comment", text, MAX_TEXT)?,
             EventKind::PhotoAdded { hash } => check_photo_hash(hash)?,
+            EventKind::Edited(e) => {
+                if e.is_empty() {
+                    return Err(ValidationError::Empty { field: "edit" });
+                }
+                e.validate()?
+            }
+            EventKind::Moved { grid_id } => check_required("grid", grid_id, MAX_TITLE)?,
             _ => {}
         }
         Ok(())
     }
 }
 
-/// An event as recorded: who did it, from which role, at what device time.
+/// An event as recorded: who did it, from which role, at what device time, and what its
+/// author had seen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub id: String,
@@ -366,6 +380,16 @@ pub struct Event {
     pub role: Role,
     pub at: i64,
     pub kind: EventKind,
+    /// The timeline's latest events when the author acted (ids; empty for the creation).
+    /// Events neither of which had seen the other are concurrent.
+    #[serde(default)]
+    pub after: Vec<String>,
+    /// The case's grid as the author saw it, for grid members and leads.
+    #[serde(default)]
+    pub grid: Option<String>,
+    /// The author's responder unit.
+    #[serde(default)]
+    pub unit: Option<String>,
 }
 
 /// An event as the UI shows it: `conflict` says why it no longer fits the state it landed on.
@@ -400,6 +424,8 @@ pub struct Case {
     pub conflicts: usize,
     /// An acknowledgement for the reporter: someone has taken the case on.
     pub acknowledged: bool,
+    /// What the report said when it was made (edits and moves are timeline events).
+    pub root: CaseRoot,
 }
 
 impl Case {
@@ -424,6 +450,10 @@ pub struct CaseSummary {
     pub updated_at: i64,
     pub deadline: Option<i64>,
     pub conflicts: i64,
+    /// Still needs someone's work.
+    pub is_open: bool,
+    /// Open and past its deadline when the list was read.
+    pub is_overdue: bool,
 }
 
 pub(crate) fn check_required(

@@ -157,7 +157,9 @@ impl Store {
         };
         kind.validate(self.now())?;
         self.write(|t| {
-            record_in(t, case_id, kind, |_| Ok(()))?;
+            // The row first: the event may only reference a photo the device holds.
+            insert_blob(t, &b, BlobState::Local, 9)?;
+            record_in(t, case_id, kind)?;
             let priority = doc_priority(t, case_id)?;
             insert_blob(t, &b, BlobState::Local, priority)
         })?;
@@ -177,6 +179,9 @@ impl Store {
         c.attachments.extend(blobs.iter().map(|b| b.hash.clone()));
         c.validate()?;
         self.write(|t| {
+            for b in &blobs {
+                insert_blob(t, b, BlobState::Local, 9)?;
+            }
             let id = create_in(t, &c)?;
             let priority = doc_priority(t, &id)?;
             for b in &blobs {
@@ -201,6 +206,9 @@ impl Store {
             .collect::<Result<Vec<_>>>()?;
         let hashes: Vec<String> = blobs.iter().map(|b| b.hash.clone()).collect();
         self.write(|t| {
+            for b in &blobs {
+                insert_blob(t, b, BlobState::Local, 9)?;
+            }
             answer_in(t, inspection_id, item_id, value, note, &hashes)?;
             let priority = doc_priority(t, inspection_id)?;
             for b in &blobs {

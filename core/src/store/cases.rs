@@ -3,11 +3,10 @@
 use super::projection::{CaseList, list_cases, search_cases};
 use super::{DocKind, Store, Txn, new_id};
 use crate::case::{
-    Case, CaseEdit, CaseSummary, Category, Event, EventKind, Location, NewCase, Urgency,
-    append_event, apply_edit, check_len, new_case_doc, permit, read_case,
+    Acting, Case, CaseEdit, CaseSummary, Category, EventKind, Location, NewCase, Urgency,
+    append_event, check_len, event_by, new_case_doc, permit, read_case,
 };
 use crate::error::{Error, Result, ValidationError};
-use crate::member::Role;
 
 impl Store {
     /// Opens a case. Anyone but a responder may report; members only in their grids.
@@ -58,13 +57,21 @@ impl Store {
         if edit.is_empty() {
             return Ok(());
         }
-        let kind = EventKind::Edited {
-            fields: edit.field_names(),
-        };
         self.write(|t| {
-            record_in(t, id, kind, |doc| apply_edit(doc, &edit))?;
+            record_in(t, id, EventKind::Edited(edit))?;
             Ok(())
         })
+    }
+
+    /// Moves a case to another grid (administrators only). The case then belongs to that
+    /// grid's members; an action someone took in the old grid without having seen the move
+    /// stays on the timeline as a conflict.
+    pub fn move_case(&self, id: &str, grid_id: &str) -> Result<String> {
+        let kind = EventKind::Moved {
+            grid_id: grid_id.to_string(),
+        };
+        kind.validate(self.now())?;
+        self.write(|t| record_in(t, id, kind))
     }
 
     /// Records one timeline event (accept, dispatch, progress, resolve, follow-up, reopen,
@@ -73,7 +80,10 @@ impl Store {
         kind.validate(self.now())?;
         if matches!(
             kind,
-            EventKind::Created | EventKind::Edited { .. } | EventKind::Unknown { .. }
+            EventKind::Created
+                | EventKind::Edited(_)
+                | EventKind::Moved { .. }
+                | EventKind::Unknown { .. }
         ) {
             return Err(ValidationError::Unknown {
                 what: "action",
@@ -81,7 +91,7 @@ impl Store {
             }
             .into());
         }
-        self.write(|t| record_in(t, id, kind, |_| Ok(())))
+        self.write(|t| record_in(t, id, kind))
     }
 
     pub fn case(&self, id: &str) -> Result<Case> {
@@ -100,19 +110,21 @@ impl Store {
 
     /// Open cases, most urgent first, then oldest first.
     pub fn open_cases(&self, limit: i64, offset: i64) -> Result<Vec<CaseSummary>> {
-        self.with_conn(|c| list_cases(c, CaseList::Open, limit, offset))
+        let now = self.now();
+        self.with_conn(|c| list_cases(c, CaseList::Open, now, limit, offset))
     }
 
     /// Cases the signed-in member reported, newest first.
     pub fn my_reports(&self, limit: i64, offset: i64) -> Result<Vec<CaseSummary>> {
         let me = self.member()?.ok_or(Error::NoMember)?;
-        self.with_conn(|c| list_cases(c, CaseList::ReportedBy(&me.id), limit, offset))
+        let now = self.now();
+        self.with_conn(|c| list_cases(c, CaseList::ReportedBy(&me.id), now, limit, offset))
     }
 
     /// Open cases past their deadline, most overdue first.
     pub fn overdue(&self, limit: i64) -> Result<Vec<CaseSummary>> {
         let now = self.now();
-        self.with_conn(|c| list_cases(c, CaseList::Overdue { now }, limit, 0))
+        self.with_conn(|c| list_cases(c, CaseList::Overdue { now }, now, limit, 0))
     }
 
     pub fn cases_in_grid(
@@ -122,31 +134,39 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<CaseSummary>> {
-        self.with_conn(|c| list_cases(c, CaseList::Grid { grid, category }, limit, offset))
+        let now = self.now();
+        self.with_conn(|c| list_cases(c, CaseList::Grid { grid, category }, now, limit, offset))
+    }
+
+    /// The responder's queue: open cases dispatched to the signed-in responder's unit, most
+    /// urgent first, then oldest.
+    pub fn unit_queue(&self, limit: i64, offset: i64) -> Result<Vec<CaseSummary>> {
+        let me = self.member()?.ok_or(Error::NoMember)?;
+        let Some(unit) = me.unit_id else {
+            return Ok(Vec::new());
+        };
+        let now = self.now();
+        self.with_conn(|c| list_cases(c, CaseList::Unit(&unit), now, limit, offset))
     }
 
     /// Every case this device holds, oldest first.
     pub fn all_cases(&self, limit: i64, offset: i64) -> Result<Vec<CaseSummary>> {
-        self.with_conn(|c| list_cases(c, CaseList::All, limit, offset))
+        let now = self.now();
+        self.with_conn(|c| list_cases(c, CaseList::All, now, limit, offset))
     }
 
     /// Searches title, description and address; works for Chinese text.
     pub fn search(&self, query: &str, limit: i64) -> Result<Vec<CaseSummary>> {
-        self.with_conn(|c| search_cases(c, query, limit))
+        let now = self.now();
+        self.with_conn(|c| search_cases(c, query, now, limit))
     }
 }
 
 pub(super) fn create_in(t: &mut Txn<'_>, c: &NewCase) -> Result<String> {
     let me = t.member()?;
-    match me.role {
-        Role::Responder => return Err(Error::Forbidden("a responder cannot open cases".into())),
-        Role::GridMember | Role::GridLead if !me.in_grid(&c.grid_id) => {
-            return Err(Error::Forbidden(format!(
-                "grid {} is outside your grids",
-                c.grid_id
-            )));
-        }
-        _ => {}
+    me.may_report(&c.grid_id)?;
+    for h in &c.attachments {
+        require_photo(t, h)?;
     }
     let id = new_id();
     let now = t.now();
@@ -156,15 +176,27 @@ pub(super) fn create_in(t: &mut Txn<'_>, c: &NewCase) -> Result<String> {
     Ok(id)
 }
 
-/// Appends an event to a case inside `t`, after `extra` edits the same change.
-pub(super) fn record_in(
-    t: &mut Txn<'_>,
-    id: &str,
-    kind: EventKind,
-    extra: impl FnOnce(&mut automerge::AutoCommit) -> Result<()>,
-) -> Result<String> {
+/// A photo a document on this device references must be on this device: its bytes travel
+/// from here, and a bare hash would open nothing anywhere.
+pub(super) fn require_photo(t: &Txn<'_>, hash: &str) -> Result<()> {
+    let held: bool = t
+        .conn()
+        .prepare_cached("SELECT EXISTS(SELECT 1 FROM blobs WHERE hash = ?1)")?
+        .query_row([hash], |r| r.get(0))?;
+    if held {
+        Ok(())
+    } else {
+        Err(ValidationError::PhotoNotHeld(hash.to_string()).into())
+    }
+}
+
+/// Appends an event to a case inside `t`, after checking the member may record it now.
+pub(super) fn record_in(t: &mut Txn<'_>, id: &str, kind: EventKind) -> Result<String> {
     let me = t.member()?;
     let now = t.now();
+    if let EventKind::PhotoAdded { hash } = &kind {
+        require_photo(t, hash)?;
+    }
     let not_found = || Error::NotFound {
         kind: "case",
         id: id.to_string(),
@@ -174,15 +206,9 @@ pub(super) fn record_in(
         return Err(not_found());
     }
     let case = read_case(doc, id)?;
-    permit(&me, &case, &kind)?;
-    let event = Event {
-        id: new_id(),
-        author: me.id.clone(),
-        role: me.role,
-        at: now,
-        kind,
-    };
-    extra(doc)?;
+    let state = case.state();
+    permit(&Acting::of_member(&me, &state), &state, &kind)?;
+    let event = event_by(&me, &state, &new_id(), now, kind, case.heads());
     append_event(doc, &event)?;
     t.commit_local(id)?;
     Ok(event.id)

@@ -2,7 +2,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::cases::{create_in, record_in};
+use super::cases::{create_in, record_in, require_photo};
 use super::projection::list_inspections;
 use super::{DocKind, Store, Txn, new_id};
 use crate::case::{EventKind, HazardSource, NewCase};
@@ -11,7 +11,6 @@ use crate::inspection::{
     Answer, AnswerValue, Inspection, InspectionStatus, InspectionSummary, Site, check_answer,
     is_failure, new_inspection_doc, read_inspection, record_link, record_submission, write_answer,
 };
-use crate::member::Role;
 use crate::template::Template;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -72,18 +71,7 @@ impl Store {
         site.validate()?;
         self.write(|t| {
             let me = t.member()?;
-            if !matches!(me.role, Role::GridMember | Role::GridLead | Role::Admin) {
-                return Err(Error::Forbidden(format!(
-                    "a {} cannot run inspections",
-                    me.role.as_str()
-                )));
-            }
-            if !me.in_grid(&site.grid_id) {
-                return Err(Error::Forbidden(format!(
-                    "grid {} is outside your grids",
-                    site.grid_id
-                )));
-            }
+            me.may_inspect(&site.grid_id)?;
             let template = load_template(t.conn(), template_id, None)?;
             if let Some(p) = previous {
                 inspection_in(t, p)?;
@@ -117,7 +105,7 @@ impl Store {
         self.write(|t| {
             let me = t.member()?;
             let insp = inspection_in(t, id)?;
-            may_inspect(&me, &insp)?;
+            me.may_inspect(&insp.site.grid_id)?;
             if insp.status == InspectionStatus::Submitted {
                 return Err(Error::Transition {
                     action: "submit an inspection".into(),
@@ -182,7 +170,7 @@ impl Store {
                         if open {
                             let note =
                                 format!("整改已复查通过 Verified rectified at re-inspection {id}");
-                            record_in(t, case_id, EventKind::Resolved { note }, |_| Ok(()))?;
+                            record_in(t, case_id, EventKind::Resolved { note })?;
                         }
                         let doc = t.doc(id)?.ok_or_else(|| not_found(id))?;
                         record_link(doc, "verified", item_id, case_id)?;
@@ -231,22 +219,6 @@ fn inspection_in(t: &mut Txn<'_>, id: &str) -> Result<Inspection> {
     read_inspection(doc, id)
 }
 
-fn may_inspect(me: &crate::member::Member, insp: &Inspection) -> Result<()> {
-    if !matches!(me.role, Role::GridMember | Role::GridLead | Role::Admin) {
-        return Err(Error::Forbidden(format!(
-            "a {} cannot fill in inspections",
-            me.role.as_str()
-        )));
-    }
-    if !me.in_grid(&insp.site.grid_id) {
-        return Err(Error::Forbidden(format!(
-            "grid {} is outside your grids",
-            insp.site.grid_id
-        )));
-    }
-    Ok(())
-}
-
 fn insert_template(c: &rusqlite::Connection, t: &Template) -> Result<()> {
     c.execute(
         "INSERT INTO templates(id, version, body) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
@@ -281,7 +253,7 @@ pub(super) fn answer_in(
 ) -> Result<()> {
     let me = t.member()?;
     let insp = inspection_in(t, inspection_id)?;
-    may_inspect(&me, &insp)?;
+    me.may_inspect(&insp.site.grid_id)?;
     if insp.status == InspectionStatus::Submitted {
         return Err(Error::Transition {
             action: "answer an inspection".into(),
@@ -293,6 +265,9 @@ pub(super) fn answer_in(
         .item(item_id)
         .ok_or_else(|| ValidationError::UnknownItem(item_id.to_string()))?;
     check_answer(item, &value, note, photos)?;
+    for p in photos {
+        require_photo(t, p)?;
+    }
     let answer = Answer {
         item_id: item_id.to_string(),
         value,

@@ -123,12 +123,15 @@ pub(crate) enum CaseList<'a> {
         grid: &'a str,
         category: Option<Category>,
     },
+    /// The responder's queue: open cases dispatched to its unit, most urgent first.
+    Unit(&'a str),
     All,
 }
 
 pub(crate) fn list_cases(
     conn: &Connection,
     list: CaseList<'_>,
+    now: i64,
     limit: i64,
     offset: i64,
 ) -> Result<Vec<CaseSummary>> {
@@ -143,6 +146,10 @@ pub(crate) fn list_cases(
             "grid_id = ?1 AND category = ?2".into(),
             "created_at DESC, id",
         ),
+        CaseList::Unit(_) => (
+            "is_open = 1 AND assigned_unit = ?1".into(),
+            "urgency_rank, created_at, id",
+        ),
         CaseList::All => ("1".into(), "created_at, id"),
     };
     let sql = format!(
@@ -153,7 +160,7 @@ pub(crate) fn list_cases(
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = match list {
         CaseList::Open | CaseList::All => stmt.query([])?,
-        CaseList::ReportedBy(who) => stmt.query([who])?,
+        CaseList::ReportedBy(who) | CaseList::Unit(who) => stmt.query([who])?,
         CaseList::Overdue { now } => stmt.query([now])?,
         CaseList::Grid {
             grid,
@@ -164,12 +171,17 @@ pub(crate) fn list_cases(
             category: Some(c),
         } => stmt.query([grid, c.as_str()])?,
     };
-    summaries(rows)
+    summaries(rows, now)
 }
 
 /// Full-text search. Trigram tokens need three characters; shorter terms (many Chinese
 /// words are two characters) fall back to a substring scan of the projection.
-pub(crate) fn search_cases(conn: &Connection, query: &str, limit: i64) -> Result<Vec<CaseSummary>> {
+pub(crate) fn search_cases(
+    conn: &Connection,
+    query: &str,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<CaseSummary>> {
     let terms: Vec<&str> = query.split_whitespace().collect();
     if terms.is_empty() {
         return Ok(Vec::new());
@@ -191,7 +203,7 @@ pub(crate) fn search_cases(conn: &Connection, query: &str, limit: i64) -> Result
              WHERE cases_fts MATCH ?1 ORDER BY f.rank, c.created_at DESC LIMIT {limit}"
         );
         let mut stmt = conn.prepare_cached(&sql)?;
-        summaries(stmt.query([fts])?)
+        summaries(stmt.query([fts])?, now)
     } else {
         let mut sql = format!("SELECT {cols} FROM cases c WHERE 1");
         let mut args = Vec::new();
@@ -204,19 +216,21 @@ pub(crate) fn search_cases(conn: &Connection, query: &str, limit: i64) -> Result
         }
         sql.push_str(&format!(" ORDER BY c.created_at DESC LIMIT {limit}"));
         let mut stmt = conn.prepare_cached(&sql)?;
-        summaries(stmt.query(rusqlite::params_from_iter(args))?)
+        summaries(stmt.query(rusqlite::params_from_iter(args))?, now)
     }
 }
 
-fn summaries(mut rows: rusqlite::Rows<'_>) -> Result<Vec<CaseSummary>> {
+fn summaries(mut rows: rusqlite::Rows<'_>, now: i64) -> Result<Vec<CaseSummary>> {
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         let bad = |e: crate::error::ValidationError| Error::Corrupt(format!("case list row: {e}"));
+        let status = Status::parse(&r.get::<_, String>(3)?).map_err(bad)?;
+        let deadline: Option<i64> = r.get(11)?;
         out.push(CaseSummary {
             id: r.get(0)?,
             category: Category::parse(&r.get::<_, String>(1)?).map_err(bad)?,
             urgency: Urgency::parse(&r.get::<_, String>(2)?).map_err(bad)?,
-            status: Status::parse(&r.get::<_, String>(3)?).map_err(bad)?,
+            status,
             title: r.get(4)?,
             address: r.get(5)?,
             grid_id: r.get(6)?,
@@ -224,8 +238,10 @@ fn summaries(mut rows: rusqlite::Rows<'_>) -> Result<Vec<CaseSummary>> {
             assigned_unit: r.get(8)?,
             created_at: r.get(9)?,
             updated_at: r.get(10)?,
-            deadline: r.get(11)?,
+            deadline,
             conflicts: r.get(12)?,
+            is_open: status.is_open(),
+            is_overdue: status.is_open() && deadline.is_some_and(|d| d < now),
         });
     }
     Ok(out)
