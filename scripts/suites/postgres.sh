@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The server's test suites again, on PostgreSQL, plus the tests only PostgreSQL can run:
-# two server processes as one, and the feed's gap test. Installs PostgreSQL (Debian's
+# two server processes as one, the feed's gap test, and the storage contract on PostgreSQL. Installs PostgreSQL (Debian's
 # package) when it is missing, runs a throwaway cluster in a temporary directory on a free
 # loopback port, and removes it afterwards.
 set -euo pipefail
@@ -57,3 +57,5 @@ echo "-- PostgreSQL $("$PG_CTL" --version | awk '{print $3}') on 127.0.0.1:$PORT
 cargo test -p outpost-tests --locked \
     --test sync_stories --test sync_access --test sync_admin --test sync_cutoff --test sync_wire \
     --test pg_cluster
+# The storage contract's PostgreSQL half (ignored by a plain `cargo test`).
+cargo test -p outpost-tests --locked --test storage_contract -- --ignored

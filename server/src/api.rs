@@ -19,7 +19,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use outpost_core::sync::validate::check_push;
 use outpost_core::sync::wire::{
-    self, COMPRESS_ABOVE, DirectoryView, EnrollRequest, EnrollResponse, PROTOCOL_VERSION,
+    self, Ack, COMPRESS_ABOVE, DirectoryView, EnrollRequest, EnrollResponse, PROTOCOL_VERSION,
     SyncRequest, SyncResponse,
 };
 use outpost_core::{Member, Role};
@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 use crate::error::ApiError;
 use crate::scope::{DirectoryIndex, format_cursor, member_scope, parse_cursor, scope_tag};
 use crate::stats;
-use crate::storage::{DeviceRecord, EnrollOutcome, Scope, Storage};
+use crate::storage::{DeviceRecord, EnrollOutcome, PushContext, Scope, Storage};
 
 /// Limits on what one request may carry.
 #[derive(Debug, Clone)]
@@ -42,6 +42,11 @@ pub struct Limits {
     pub max_page: usize,
     /// Documents one push may carry.
     pub max_push_docs: usize,
+    /// Changes one push may carry, over all its documents.
+    pub max_push_changes: usize,
+    /// Automerge operations one push may make the server decode (for core's decoding
+    /// bounds; `None`: core's own default).
+    pub max_push_ops: Option<u64>,
     /// Time a request may take, body upload included; a stalled client gets 408.
     pub request_timeout: Duration,
 }
@@ -53,6 +58,8 @@ impl Default for Limits {
             max_decompressed: 32 << 20,
             max_page: 4 << 20,
             max_push_docs: 5000,
+            max_push_changes: 50_000,
+            max_push_ops: None,
             request_timeout: Duration::from_secs(60),
         }
     }
@@ -65,6 +72,10 @@ pub struct App {
     index: RwLock<Arc<DirectoryIndex>>,
     /// Where photos live (`blobs.rs`); set once at start.
     pub(crate) blobs: std::sync::OnceLock<Arc<dyn crate::blobs::BlobStore>>,
+    /// One push at a time per device.
+    pushes: crate::pushing::PushTurns,
+    /// Response time standards for the figures; set once at start.
+    standards: std::sync::OnceLock<stats::Standards>,
 }
 
 /// Counters since start, served at `/metrics` in Prometheus' text format. Aggregates only:
@@ -156,7 +167,18 @@ impl App {
                 ..Default::default()
             }))),
             blobs: std::sync::OnceLock::new(),
+            pushes: crate::pushing::PushTurns::default(),
+            standards: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Sets the response time standards the figures apply (default: [`stats::Standards`]).
+    pub fn set_standards(&self, standards: stats::Standards) {
+        let _ = self.standards.set(standards);
+    }
+
+    fn standards(&self) -> stats::Standards {
+        self.standards.get().cloned().unwrap_or_default()
     }
 
     /// The directory at `version`, reloaded when an administrator changed it.
@@ -293,11 +315,9 @@ impl FromRequestParts<Arc<App>> for Caller {
             .filter(|t| !t.is_empty() && t.len() <= 128)
             .ok_or_else(|| ApiError::unauthorized("a device token is required"))?;
         let hash = sha256(token.as_bytes());
-        let (device, version) = blocking(app.storage.clone(), move |s| {
-            Ok((s.device_by_token(&hash)?, s.directory_version()?))
-        })
-        .await?;
-        let device = device.ok_or_else(|| ApiError::unauthorized("unknown device token"))?;
+        let (device, version) = blocking(app.storage.clone(), move |s| s.authenticate(&hash))
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("unknown device token"))?;
         if device.revoked_at.is_some() {
             return Err(ApiError::unauthorized("this device's token was revoked"));
         }
@@ -437,11 +457,20 @@ async fn sync(
             format!("this server speaks sync protocol {PROTOCOL_VERSION}"),
         ));
     }
+    // The work a push may ask for, bounded before any of it is done.
     if req.push.len() > app.limits.max_push_docs {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
             format!("at most {} documents per push", app.limits.max_push_docs),
+        ));
+    }
+    let pushed_changes: usize = req.push.iter().map(|d| d.changes.len()).sum();
+    if pushed_changes > app.limits.max_push_changes {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("at most {} changes per push", app.limits.max_push_changes),
         ));
     }
     let scope = member_scope(&caller.member);
@@ -461,7 +490,19 @@ async fn sync(
     } = caller;
     let directory_version = dir.version;
     let push = req.push;
+    // Set when this handler is dropped (the time limit answered, the client left): the push
+    // stops before its next document.
+    let abandon = crate::pushing::Abandon::new();
+    let cancel = abandon.flag();
+    // One push per device at a time; the turn goes with the work, which may outlive a
+    // dropped handler by one document.
+    let turn = if push.is_empty() {
+        None
+    } else {
+        Some(app.pushes.take(&device.id).await)
+    };
     let (acks, page, notes) = blocking(app.storage.clone(), move |s| {
+        let _turn = turn;
         let notes = crate::blobs::RefNotes::new(scope.clone());
         let acks = if push.is_empty() {
             Vec::new()
@@ -473,12 +514,17 @@ async fn sync(
                 }
                 r
             };
-            s.push(&push, &check, now_ms())?
+            let ctx = PushContext {
+                now: now_ms(),
+                cancel: &cancel,
+            };
+            s.push(&push, &check, &ctx)?
         };
         let page = s.pull(&scope, after, max_bytes, &actor)?;
         Ok((acks, page, notes))
     })
     .await?;
+    drop(abandon);
     app.note_refs(&acks, notes).await?;
     let refused = acks.iter().filter(|a| !a.ok).count();
     let m = &app.metrics;
@@ -494,9 +540,7 @@ async fn sync(
         page.docs.iter().map(|d| d.changes.len() as u64).sum(),
     );
     Metrics::add(&m.bytes_in, req_bytes as u64);
-    for a in acks.iter().filter(|a| !a.ok) {
-        tracing::warn!(device = %device_id, doc = %a.id, code = ?a.code, reason = a.reason.as_deref().unwrap_or(""), "push refused");
-    }
+    let refusals = Refusals::of(&acks);
     let reply = SyncResponse {
         v: PROTOCOL_VERSION,
         acks,
@@ -516,17 +560,29 @@ async fn sync(
         (raw, false)
     };
     Metrics::add(&app.metrics.bytes_out, out.len() as u64);
-    tracing::info!(
-        device = %device_id,
-        pushed = reply.acks.len(),
-        refused,
-        pulled_docs = reply.docs.len(),
-        page_bytes = page.bytes,
-        request_bytes = req_bytes,
-        reply_bytes = out.len(),
-        more = reply.more,
-        "sync"
-    );
+    // One line per sync; refusals summed up by code, with the first reason as a sample.
+    macro_rules! summary {
+        ($level:ident) => {
+            tracing::$level!(
+                device = %device_id,
+                pushed = reply.acks.len(),
+                refused,
+                refusals = %refusals,
+                first_refusal = refusals.first.as_deref().unwrap_or(""),
+                pulled_docs = reply.docs.len(),
+                page_bytes = page.bytes,
+                request_bytes = req_bytes,
+                reply_bytes = out.len(),
+                more = reply.more,
+                "sync"
+            )
+        };
+    }
+    if refused > 0 {
+        summary!(warn);
+    } else {
+        summary!(info);
+    }
     let mut resp = (
         [(CONTENT_TYPE, HeaderValue::from_static("application/cbor"))],
         out,
@@ -539,10 +595,54 @@ async fn sync(
     Ok(resp)
 }
 
+/// The refused documents of one sync, counted by code.
+struct Refusals {
+    by_code: std::collections::BTreeMap<&'static str, usize>,
+    /// The first refused document and why.
+    first: Option<String>,
+}
+
+impl Refusals {
+    fn of(acks: &[Ack]) -> Refusals {
+        let mut by_code = std::collections::BTreeMap::new();
+        for a in acks.iter().filter(|a| !a.ok) {
+            *by_code
+                .entry(a.code.map_or("unknown", |c| c.as_str()))
+                .or_insert(0) += 1;
+        }
+        let first = acks.iter().find(|a| !a.ok).map(|a| {
+            let reason: String = a
+                .reason
+                .as_deref()
+                .unwrap_or("")
+                .chars()
+                .take(300)
+                .collect();
+            format!("{}: {reason}", a.id)
+        });
+        Refusals { by_code, first }
+    }
+}
+
+impl std::fmt::Display for Refusals {
+    /// `forbidden=3 invalid=1`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (code, n)) in self.by_code.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{code}={n}")?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct ReadQuery {
     grid: Option<String>,
     limit: Option<usize>,
+    /// Weeks of trend in the figures (default 8, at most 52).
+    weeks: Option<usize>,
 }
 
 /// The grids a workstation request covers: the asked grid (and its sub-grids) if the caller
@@ -587,12 +687,12 @@ async fn queues(
     Query(q): Query<ReadQuery>,
 ) -> Result<Json<stats::Queues>, ApiError> {
     let grids = workstation_grids(&caller, &q)?;
-    let rows = blocking(app.storage.clone(), move |s| s.cases(grids.as_deref())).await?;
-    Ok(Json(stats::queues(
-        rows,
-        now_ms(),
-        q.limit.unwrap_or(100).min(1000),
-    )))
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let queues = blocking(app.storage.clone(), move |s| {
+        s.queues(grids.as_deref(), now_ms(), limit)
+    })
+    .await?;
+    Ok(Json(queues))
 }
 
 async fn figures(
@@ -600,9 +700,14 @@ async fn figures(
     caller: Caller,
     Query(q): Query<ReadQuery>,
 ) -> Result<Json<stats::Figures>, ApiError> {
-    let grids = workstation_grids(&caller, &q)?;
-    let rows = blocking(app.storage.clone(), move |s| s.cases(grids.as_deref())).await?;
-    Ok(Json(stats::figures(&rows, now_ms())))
+    let ask = stats::FigureQuery {
+        grids: workstation_grids(&caller, &q)?,
+        now: now_ms(),
+        weeks: q.weeks.unwrap_or(8).min(stats::MAX_WEEKS),
+        standards: app.standards(),
+    };
+    let figures = blocking(app.storage.clone(), move |s| s.figures(&ask)).await?;
+    Ok(Json(figures))
 }
 
 /// Runs the server on `listener` until `shutdown` resolves, then finishes the requests in

@@ -96,6 +96,11 @@ pub struct ServeArgs {
     /// Seconds requests in flight get to finish after a shutdown signal.
     #[arg(long, env = "OUTPOST_GRACE_SECS", default_value_t = 10)]
     pub grace_secs: u64,
+    /// How soon each urgency must get a response, for the workstation's figures:
+    /// `life_safety=2h,urgent=24h,normal=7d,low=7d` (units m, h, d; unnamed ones keep
+    /// these defaults).
+    #[arg(long, env = "OUTPOST_RESPONSE_STANDARDS", value_parser = crate::stats::Standards::parse)]
+    pub response_standards: Option<crate::stats::Standards>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -368,6 +373,9 @@ fn serve(data_dir: &Path, database: Option<&str>, args: ServeArgs) -> Res<()> {
         std::io::stdout().flush()?;
         let app = App::new(storage, limits);
         app.set_blob_store(blobs);
+        if let Some(s) = args.response_standards {
+            app.set_standards(s);
+        }
         api::serve(
             app,
             listener,

@@ -1,12 +1,13 @@
 //! The Outpost sync server: enrollment, the directory, a change feed of Automerge changes
-//! with scoped access, and the workstation's read API. `storage` holds the one interface a
-//! second backend implements; everything above it is shared.
+//! with scoped access, and the workstation's read API. `storage` holds the one interface
+//! both backends (SQLite, PostgreSQL) implement; everything above it is shared.
 
 pub mod api;
 pub mod blobs;
 pub mod cli;
 pub mod directory;
 pub mod error;
+pub mod pushing;
 pub mod scope;
 pub mod stats;
 pub mod storage;

@@ -11,8 +11,10 @@ use outpost_core::sync::wire::{
 };
 use outpost_core::sync::{SyncClient, SyncConfig, SyncError, SyncReport};
 use outpost_core::{Role, Store, Template};
+use outpost_server::stats::{FigureQuery, Figures, Queues};
 use outpost_server::storage::{
-    CaseRow, DeviceRecord, EnrollOutcome, Page, PushCheck, RevokeTarget, Scope, StoreResult,
+    CaseRow, DeviceRecord, EnrollOutcome, Page, PushCheck, PushContext, RevokeTarget, Scope,
+    StoreResult,
 };
 use outpost_server::{Directory, MemberEntry, PostgresStorage, SqliteStorage, Storage};
 
@@ -173,6 +175,9 @@ impl Storage for ServerDb {
     fn device_by_token(&self, token: &[u8]) -> StoreResult<Option<DeviceRecord>> {
         self.0.device_by_token(token)
     }
+    fn authenticate(&self, token: &[u8]) -> StoreResult<Option<(DeviceRecord, i64)>> {
+        self.0.authenticate(token)
+    }
     fn devices(&self) -> StoreResult<Vec<DeviceRecord>> {
         self.0.devices()
     }
@@ -183,9 +188,9 @@ impl Storage for ServerDb {
         &self,
         docs: &[wire::PushDoc],
         check: &PushCheck<'_>,
-        now: i64,
+        ctx: &PushContext<'_>,
     ) -> StoreResult<Vec<wire::Ack>> {
-        self.0.push(docs, check, now)
+        self.0.push(docs, check, ctx)
     }
     fn pull(&self, scope: &Scope, after: u64, max: usize, skip: &[u8]) -> StoreResult<Page> {
         self.0.pull(scope, after, max, skip)
@@ -195,6 +200,12 @@ impl Storage for ServerDb {
     }
     fn cases(&self, grids: Option<&[String]>) -> StoreResult<Vec<CaseRow>> {
         self.0.cases(grids)
+    }
+    fn queues(&self, grids: Option<&[String]>, now: i64, limit: usize) -> StoreResult<Queues> {
+        self.0.queues(grids, now, limit)
+    }
+    fn figures(&self, ask: &FigureQuery) -> StoreResult<Figures> {
+        self.0.figures(ask)
     }
     fn change_count(&self, doc: Option<&str>) -> StoreResult<u64> {
         self.0.change_count(doc)
