@@ -150,9 +150,12 @@ pub struct GroupFigures {
     pub overdue_rectifications: usize,
     pub by_status: BTreeMap<String, usize>,
     pub by_category: BTreeMap<String, usize>,
-    /// Median time from report to the first response (acceptance, dispatch, or
-    /// resolution), over cases that responded.
+    /// Median time from report to acceptance or dispatch, over cases accepted or
+    /// dispatched.
     pub median_accept_ms: Option<i64>,
+    /// Median time from report to the first response (acceptance, dispatch, or a
+    /// resolution on the spot), over cases that responded.
+    pub median_response_ms: Option<i64>,
     /// Median time from report to resolution, over resolved cases.
     pub median_resolve_ms: Option<i64>,
     /// Resolved or closed cases over all cases that were not cancelled.
@@ -305,9 +308,8 @@ fn order_queues(mut open: Vec<CaseRow>, mut overdue: Vec<CaseRow>, limit: usize)
 #[derive(Debug, Default, Clone)]
 struct Tally {
     f: GroupFigures,
-    /// Cases with a response time and a resolution time (for the medians).
-    responded: usize,
-    resolved: usize,
+    /// Cases with a value in each time column of [`TIMES`] (for the medians).
+    timed: [usize; 3],
     /// Not cancelled; resolved or closed.
     counted: usize,
     done: usize,
@@ -341,14 +343,15 @@ impl Tally {
             w.response_due += x.response_due;
             w.responded_on_time += x.responded_on_time;
         }
-        self.responded += o.responded;
-        self.resolved += o.resolved;
+        for (a, b) in self.timed.iter_mut().zip(o.timed) {
+            *a += b;
+        }
         self.counted += o.counted;
         self.done += o.done;
     }
 
     /// Rates and means from the counts.
-    fn finish(mut self, medians: (Option<i64>, Option<i64>)) -> GroupFigures {
+    fn finish(mut self, medians: [Option<i64>; 3]) -> GroupFigures {
         let ratio = |a: usize, b: usize| (b > 0).then(|| a as f64 / b as f64);
         let f = &mut self.f;
         f.resolution_rate = ratio(self.done, self.counted);
@@ -369,7 +372,11 @@ impl Tally {
         r.due = r.by_urgency.values().map(|x| x.due).sum();
         r.on_time = r.by_urgency.values().map(|x| x.on_time).sum();
         r.rate = ratio(r.on_time, r.due);
-        (f.median_accept_ms, f.median_resolve_ms) = medians;
+        [
+            f.median_accept_ms,
+            f.median_response_ms,
+            f.median_resolve_ms,
+        ] = medians;
         self.f
     }
 }
@@ -425,7 +432,7 @@ fn tallies(db: &mut dyn Sql, ask: &FigureQuery, by: By) -> StoreResult<BTreeMap<
              count(*) FILTER (WHERE is_open = TRUE),
              count(*) FILTER (WHERE is_open = TRUE AND deadline < ?1),
              count(*) FILTER (WHERE is_open = TRUE AND deadline < ?1 AND rectification = TRUE),
-             count(response_ms), count(resolve_ms),
+             count(accept_ms), count(response_ms), count(resolve_ms),
              count(*) FILTER (WHERE {on_time}), count(*) FILTER (WHERE {due})
          FROM docs WHERE kind = 'case' AND {col} IS NOT NULL {filter}
          GROUP BY {col}, status, category, urgency, satisfaction"
@@ -455,8 +462,9 @@ fn tallies(db: &mut dyn Sql, ask: &FigureQuery, by: By) -> StoreResult<BTreeMap<
         t.f.open += r.count(6)? as usize;
         t.f.overdue += r.count(7)? as usize;
         t.f.overdue_rectifications += r.count(8)? as usize;
-        t.responded += r.count(9)? as usize;
-        t.resolved += r.count(10)? as usize;
+        for (k, n) in t.timed.iter_mut().enumerate() {
+            *n += r.count(9 + k)? as usize;
+        }
         if let Some(s) = r.opt_int(4)?
             && (1..=5).contains(&s)
         {
@@ -464,8 +472,8 @@ fn tallies(db: &mut dyn Sql, ask: &FigureQuery, by: By) -> StoreResult<BTreeMap<
         }
         let resp = t.f.response.by_urgency.entry(urgency.clone()).or_default();
         resp.standard_ms = ask.standards.of(&urgency);
-        resp.on_time += r.count(11)? as usize;
-        resp.due += r.count(12)? as usize;
+        resp.on_time += r.count(12)? as usize;
+        resp.due += r.count(13)? as usize;
         if status != "cancelled" {
             t.counted += n;
             if status == "resolved" || status == "closed" {
@@ -562,6 +570,23 @@ fn median(
     })
 }
 
+/// The time columns with a median in the figures, in [`Tally::timed`] order.
+const TIMES: [&str; 3] = ["accept_ms", "response_ms", "resolve_ms"];
+
+fn medians(
+    db: &mut dyn Sql,
+    ask: &FigureQuery,
+    by: By,
+    group: Option<&str>,
+    t: &Tally,
+) -> StoreResult<[Option<i64>; 3]> {
+    let mut out = [None; 3];
+    for (k, column) in TIMES.iter().enumerate() {
+        out[k] = median(db, ask, column, by, group, t.timed[k])?;
+    }
+    Ok(out)
+}
+
 /// The workstation's figures (see the module documentation for what each means).
 pub fn figures(db: &mut dyn Sql, ask: &FigureQuery) -> StoreResult<Figures> {
     let grid_tallies = tallies(db, ask, By::Grid)?;
@@ -584,10 +609,7 @@ pub fn figures(db: &mut dyn Sql, ask: &FigureQuery) -> StoreResult<Figures> {
     let mut grids = Vec::with_capacity(grid_tallies.len());
     for (id, t) in grid_tallies {
         all.absorb(&t);
-        let m = (
-            median(db, ask, "response_ms", By::Grid, Some(&id), t.responded)?,
-            median(db, ask, "resolve_ms", By::Grid, Some(&id), t.resolved)?,
-        );
+        let m = medians(db, ask, By::Grid, Some(&id), &t)?;
         grids.push(GridFigures {
             grid_id: id,
             figures: t.finish(m),
@@ -595,10 +617,7 @@ pub fn figures(db: &mut dyn Sql, ask: &FigureQuery) -> StoreResult<Figures> {
     }
     let mut units = Vec::with_capacity(unit_tallies.len());
     for (id, t) in unit_tallies {
-        let m = (
-            median(db, ask, "response_ms", By::Unit, Some(&id), t.responded)?,
-            median(db, ask, "resolve_ms", By::Unit, Some(&id), t.resolved)?,
-        );
+        let m = medians(db, ask, By::Unit, Some(&id), &t)?;
         units.push(UnitFigures {
             unit_id: id,
             figures: t.finish(m),
@@ -607,10 +626,7 @@ pub fn figures(db: &mut dyn Sql, ask: &FigureQuery) -> StoreResult<Figures> {
     if all.f.weekly.is_empty() {
         all.f.weekly = empty_weeks(ask);
     }
-    let m = (
-        median(db, ask, "response_ms", By::Grid, None, all.responded)?,
-        median(db, ask, "resolve_ms", By::Grid, None, all.resolved)?,
-    );
+    let m = medians(db, ask, By::Grid, None, &all)?;
     Ok(Figures {
         grids,
         units,
@@ -682,8 +698,7 @@ pub mod reference {
         let mut t = Tally::default();
         t.f.weekly = empty_weeks(ask);
         let weeks = t.f.weekly.len() as i64;
-        let mut accept = Vec::new();
-        let mut resolve = Vec::new();
+        let mut times: [Vec<i64>; 3] = Default::default();
         for r in rows {
             let f = &mut t.f;
             f.total += 1;
@@ -698,11 +713,15 @@ pub mod reference {
                     }
                 }
             }
-            if let Some(a) = response_ms(r) {
-                accept.push(a);
-            }
-            if let Some(z) = r.resolved_at {
-                resolve.push(z - r.created_at);
+            for (k, v) in [
+                r.accepted_at.map(|a| a - r.created_at),
+                response_ms(r),
+                r.resolved_at.map(|z| z - r.created_at),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                times[k].extend(v);
             }
             if let Some(s) = r.satisfaction.filter(|s| (1..=5).contains(s)) {
                 f.satisfaction.distribution[(s - 1) as usize] += 1;
@@ -739,7 +758,7 @@ pub mod reference {
                 }
             }
         }
-        t.finish((median(accept), median(resolve)))
+        t.finish(times.map(median))
     }
 
     /// `rows`: every case of the grids asked for.

@@ -781,6 +781,16 @@ fn district(db: &Db, dir: &DirectoryIndex) {
                     },
                 )
                 .unwrap();
+        } else if i % 4 == 0 {
+            // Resolved on the spot: a response, but no acceptance.
+            lead.at(created + 5 * HOUR)
+                .record(
+                    &id,
+                    EventKind::Resolved {
+                        note: "on the spot".into(),
+                    },
+                )
+                .unwrap();
         }
         ids.push(id);
     }
@@ -855,6 +865,12 @@ fn queues_and_figures_follow_their_definition(db: &Db) {
     assert!(all.response.on_time > 0 && all.response.on_time < all.response.due);
     assert!(all.response.by_urgency["urgent"].standard_ms == 12 * HOUR);
     assert!(all.median_accept_ms.is_some() && all.median_resolve_ms.is_some());
+    let rows = db.cases(None).unwrap();
+    assert!(
+        rows.iter()
+            .any(|r| r.accepted_at.is_none() && r.resolved_at.is_some()),
+        "a case resolved on the spot: responded, never accepted"
+    );
     assert_eq!(f.units.len(), 2);
     assert!(all.weekly.iter().filter(|w| w.reported > 0).count() >= 9);
     assert!(all.weekly.iter().any(|w| w.resolved > 0));

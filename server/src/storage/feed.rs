@@ -63,6 +63,8 @@ pub struct Projection {
     pub resolved_at: Option<i64>,
     pub deadline: Option<i64>,
     pub satisfaction: Option<i64>,
+    /// Time from report to acceptance or dispatch.
+    pub accept_ms: Option<i64>,
     /// Time from report to the first response: acceptance or dispatch, else resolution.
     pub response_ms: Option<i64>,
     /// Time from report to resolution.
@@ -96,6 +98,7 @@ impl Projection {
                     resolved_at: c.resolved_at,
                     deadline: c.deadline,
                     satisfaction: c.follow_up.as_ref().map(|f| f.satisfaction),
+                    accept_ms: c.accepted_at.map(|t| t - c.created_at),
                     response_ms: responded.map(|t| t - c.created_at),
                     resolve_ms: c.resolved_at.map(|t| t - c.created_at),
                     rectification: c.source.is_some(),
@@ -117,6 +120,7 @@ impl Projection {
                 resolved_at: i.submitted_at,
                 deadline: None,
                 satisfaction: None,
+                accept_ms: None,
                 response_ms: None,
                 resolve_ms: None,
                 rectification: false,
@@ -130,10 +134,10 @@ impl Projection {
         db.exec(
             "INSERT INTO docs(id, kind, grid_id, category, urgency, urgency_rank, status,
                  is_open, title, reporter_id, assigned_unit, created_at, updated_at,
-                 accepted_at, resolved_at, deadline, satisfaction, response_ms, resolve_ms,
-                 rectification)
+                 accepted_at, resolved_at, deadline, satisfaction, accept_ms, response_ms,
+                 resolve_ms, rectification)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                 ?17, ?18, ?19, ?20)
+                 ?17, ?18, ?19, ?20, ?21)
              ON CONFLICT(id) DO UPDATE SET grid_id = excluded.grid_id,
                  category = excluded.category, urgency = excluded.urgency,
                  urgency_rank = excluded.urgency_rank, status = excluded.status,
@@ -141,7 +145,8 @@ impl Projection {
                  assigned_unit = excluded.assigned_unit, updated_at = excluded.updated_at,
                  accepted_at = excluded.accepted_at, resolved_at = excluded.resolved_at,
                  deadline = excluded.deadline, satisfaction = excluded.satisfaction,
-                 response_ms = excluded.response_ms, resolve_ms = excluded.resolve_ms,
+                 accept_ms = excluded.accept_ms, response_ms = excluded.response_ms,
+                 resolve_ms = excluded.resolve_ms,
                  rectification = excluded.rectification",
             &[
                 id.into(),
@@ -161,6 +166,7 @@ impl Projection {
                 self.resolved_at.into(),
                 self.deadline.into(),
                 self.satisfaction.into(),
+                self.accept_ms.into(),
                 self.response_ms.into(),
                 self.resolve_ms.into(),
                 self.rectification.into(),

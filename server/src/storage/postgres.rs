@@ -98,7 +98,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE doc_states (id TEXT PRIMARY KEY, heads BYTEA NOT NULL, snapshot BYTEA NOT NULL);
     INSERT INTO doc_states(id, heads, snapshot) SELECT id, ''::bytea, snapshot FROM docs;
     DROP INDEX docs_grid;
-    ALTER TABLE docs DROP COLUMN snapshot, ADD COLUMN response_ms BIGINT,
+    ALTER TABLE docs DROP COLUMN snapshot, ADD COLUMN accept_ms BIGINT, ADD COLUMN response_ms BIGINT,
         ADD COLUMN resolve_ms BIGINT, ADD COLUMN rectification BOOLEAN NOT NULL DEFAULT FALSE;
     ALTER TABLE doc_scopes ADD COLUMN last_seq BIGINT NOT NULL DEFAULT 0;
     UPDATE doc_scopes s SET last_seq =

@@ -259,8 +259,10 @@ pub const SHARED_MIGRATIONS: &[&str] = &[
     -- figures: the weekly trend, and medians walked to the middle.
     CREATE INDEX docs_created ON docs(kind, grid_id, created_at);
     CREATE INDEX docs_resolved ON docs(kind, grid_id, resolved_at);
+    CREATE INDEX docs_accept ON docs(kind, grid_id, accept_ms);
     CREATE INDEX docs_response ON docs(kind, grid_id, response_ms);
     CREATE INDEX docs_resolve ON docs(kind, grid_id, resolve_ms);
+    CREATE INDEX docs_unit_accept ON docs(kind, assigned_unit, accept_ms, grid_id);
     CREATE INDEX docs_unit_response ON docs(kind, assigned_unit, response_ms, grid_id);
     CREATE INDEX docs_unit_resolve ON docs(kind, assigned_unit, resolve_ms, grid_id);
 "#,

@@ -90,6 +90,7 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO doc_states(id, heads, snapshot) SELECT id, X'', snapshot FROM docs;
     DROP INDEX docs_grid;
     ALTER TABLE docs DROP COLUMN snapshot;
+    ALTER TABLE docs ADD COLUMN accept_ms INTEGER;
     ALTER TABLE docs ADD COLUMN response_ms INTEGER;
     ALTER TABLE docs ADD COLUMN resolve_ms INTEGER;
     ALTER TABLE docs ADD COLUMN rectification INTEGER NOT NULL DEFAULT 0;
