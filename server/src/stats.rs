@@ -415,11 +415,10 @@ fn standard_sql<'a>(standards: &'a Standards, p: &mut Vec<Param<'a>>) -> String 
     sql
 }
 
-/// The aggregates of every group along `by`, in two statements: one pass over the cases
-/// (a covering index), one over the recent ones for the weekly trend.
+/// The aggregates of every group along `by`: one pass over the cases (a covering index),
+/// then two index ranges per week of trend.
 fn tallies(db: &mut dyn Sql, ask: &FigureQuery, by: By) -> StoreResult<BTreeMap<String, Tally>> {
     let col = by.column();
-    let weeks = ask.weeks.min(MAX_WEEKS);
     let mut p: Vec<Param<'_>> = vec![ask.now.into()];
     let std = standard_sql(&ask.standards, &mut p);
     let on_time = format!("response_ms IS NOT NULL AND response_ms <= {std}");
@@ -440,16 +439,7 @@ fn tallies(db: &mut dyn Sql, ask: &FigureQuery, by: By) -> StoreResult<BTreeMap<
     let mut out: BTreeMap<String, Tally> = BTreeMap::new();
     let new_tally = || {
         let mut t = Tally::default();
-        t.f.weekly = (0..weeks)
-            .map(|i| {
-                let end = ask.now - (weeks - 1 - i) as i64 * WEEK_MS;
-                Week {
-                    start: end - WEEK_MS,
-                    end,
-                    ..Week::default()
-                }
-            })
-            .collect();
+        t.f.weekly = empty_weeks(ask);
         t
     };
     for mut r in db.query(&sql, &p)? {
@@ -483,46 +473,41 @@ fn tallies(db: &mut dyn Sql, ask: &FigureQuery, by: By) -> StoreResult<BTreeMap<
         *t.f.by_status.entry(status).or_default() += n;
         *t.f.by_category.entry(category).or_default() += n;
     }
-    if weeks == 0 {
-        return Ok(out);
-    }
-    // The trend: cases reported (and their responses), and cases resolved, per window.
-    for time in ["created_at", "resolved_at"] {
-        let mut p: Vec<Param<'_>> = vec![ask.now.into(), (weeks as i64).into()];
-        let extra = if time == "created_at" {
-            let std = standard_sql(&ask.standards, &mut p);
-            format!(
-                "count(*) FILTER (WHERE response_ms IS NOT NULL
-                     OR (status <> 'cancelled' AND created_at < ?1 - ({std}))),
-                 count(*) FILTER (WHERE response_ms IS NOT NULL AND response_ms <= {std})"
-            )
-        } else {
-            "0, 0".to_string()
-        };
+    // The trend, one window at a time: each an index range over the window's cases (no
+    // sorting by week). Cases reported, and their responses:
+    for (i, week) in empty_weeks(ask).iter().enumerate() {
+        let mut p: Vec<Param<'_>> = vec![ask.now.into(), week.start.into(), week.end.into()];
+        let std = standard_sql(&ask.standards, &mut p);
         let filter = grid_filter(&ask.grids, p.len() + 1);
         let p = params_with_grids(&ask.grids, p);
         let sql = format!(
-            "SELECT {col}, (CAST(?1 AS BIGINT) - 1 - {time}) / {WEEK_MS}, count(*), {extra}
+            "SELECT {col}, count(*),
+                 count(*) FILTER (WHERE response_ms IS NOT NULL
+                     OR (status <> 'cancelled' AND created_at < ?1 - ({std}))),
+                 count(*) FILTER (WHERE response_ms IS NOT NULL AND response_ms <= {std})
              FROM docs WHERE kind = 'case' AND {col} IS NOT NULL
-                 AND {time} < ?1 AND {time} >= ?1 - CAST(?2 AS BIGINT) * {WEEK_MS} {filter}
-             GROUP BY 1, 2"
+                 AND created_at >= ?2 AND created_at < ?3 {filter}
+             GROUP BY {col}"
         );
         for mut r in db.query(&sql, &p)? {
-            let t = out.entry(r.text(0)?).or_insert_with(new_tally);
-            let back = r.count(1)? as usize;
-            let Some(w) = weeks
-                .checked_sub(back + 1)
-                .and_then(|i| t.f.weekly.get_mut(i))
-            else {
-                continue;
-            };
-            if time == "created_at" {
-                w.reported += r.count(2)? as usize;
-                w.response_due += r.count(3)? as usize;
-                w.responded_on_time += r.count(4)? as usize;
-            } else {
-                w.resolved += r.count(2)? as usize;
-            }
+            let w = &mut out.entry(r.text(0)?).or_insert_with(new_tally).f.weekly[i];
+            w.reported += r.count(1)? as usize;
+            w.response_due += r.count(2)? as usize;
+            w.responded_on_time += r.count(3)? as usize;
+        }
+        // Cases resolved.
+        let p: Vec<Param<'_>> = vec![week.start.into(), week.end.into()];
+        let filter = grid_filter(&ask.grids, p.len() + 1);
+        let p = params_with_grids(&ask.grids, p);
+        let sql = format!(
+            "SELECT {col}, count(*) FROM docs
+             WHERE kind = 'case' AND {col} IS NOT NULL
+                 AND resolved_at >= ?1 AND resolved_at < ?2 {filter}
+             GROUP BY {col}"
+        );
+        for mut r in db.query(&sql, &p)? {
+            let w = &mut out.entry(r.text(0)?).or_insert_with(new_tally).f.weekly[i];
+            w.resolved += r.count(1)? as usize;
         }
     }
     Ok(out)

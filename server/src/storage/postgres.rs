@@ -425,8 +425,8 @@ impl PostgresStorage {
             }
             for (i, ddl) in MIGRATIONS.iter().enumerate().skip(version as usize) {
                 for part in [*ddl, sql::SHARED_MIGRATIONS.get(i).copied().unwrap_or("")] {
-                    for stmt in part.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-                        db.exec(stmt, &[])?;
+                    for stmt in statements(part) {
+                        db.exec(&stmt, &[])?;
                     }
                 }
                 db.exec(
@@ -437,6 +437,21 @@ impl PostgresStorage {
             Ok(())
         })
     }
+}
+
+/// The statements of a migration, one at a time (prepared statements hold one each):
+/// `--` comments dropped, split at `;`. Migrations hold no string with either.
+fn statements(ddl: &str) -> Vec<String> {
+    let code: String = ddl
+        .lines()
+        .map(|l| l.split("--").next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n");
+    code.split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 impl Backend for PostgresStorage {
@@ -465,5 +480,23 @@ impl Backend for PostgresStorage {
                 other => return other,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_split_into_statements_without_their_comments() {
+        let ddl = "-- a; comment\nCREATE TABLE a (x BIGINT); -- trailing; too\n\nCREATE INDEX b ON a(x);\n";
+        assert_eq!(
+            statements(ddl),
+            ["CREATE TABLE a (x BIGINT)", "CREATE INDEX b ON a(x)"]
+        );
+        assert_eq!(
+            dialect("x IN LIST(?2) AND y = ?10"),
+            "x = ANY($2) AND y = $10"
+        );
     }
 }

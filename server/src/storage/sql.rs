@@ -255,10 +255,12 @@ pub const SHARED_MIGRATIONS: &[&str] = &[
     CREATE INDEX docs_deadline_all ON docs(kind, is_open, deadline, id);
     -- figures: one pass over this index answers every count, grouped as it is ordered.
     CREATE INDEX docs_figures ON docs(kind, grid_id, status, category, urgency, satisfaction,
-        is_open, deadline, rectification, response_ms, resolve_ms, created_at, assigned_unit);
-    -- figures: the weekly trend, and medians walked to the middle.
-    CREATE INDEX docs_created ON docs(kind, grid_id, created_at);
-    CREATE INDEX docs_resolved ON docs(kind, grid_id, resolved_at);
+        is_open, deadline, rectification, accept_ms, response_ms, resolve_ms, created_at,
+        assigned_unit);
+    -- figures: the weekly trend, a range per week; medians, walked to the middle.
+    CREATE INDEX docs_created ON docs(kind, grid_id, created_at, status, urgency, response_ms,
+        assigned_unit);
+    CREATE INDEX docs_resolved ON docs(kind, grid_id, resolved_at, assigned_unit);
     CREATE INDEX docs_accept ON docs(kind, grid_id, accept_ms);
     CREATE INDEX docs_response ON docs(kind, grid_id, response_ms);
     CREATE INDEX docs_resolve ON docs(kind, grid_id, resolve_ms);
