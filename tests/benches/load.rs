@@ -127,6 +127,46 @@ fn make_devices(n: usize, changes: usize, photos: usize, dir: &std::path::Path) 
     out.into_iter().map(|(_, s)| s).collect()
 }
 
+/// CPU time of a process from `/proc/<pid>/stat` (Linux; zero elsewhere).
+fn proc_cpu(stat: &str) -> Duration {
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+/// CPU used so far by the database server's processes (PostgreSQL's backends; nothing for
+/// SQLite, which runs inside the server).
+fn database_cpu() -> Duration {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Duration::ZERO;
+    };
+    dir.filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter(|stat| stat.contains("(postgres)"))
+        .map(|stat| proc_cpu(&stat))
+        .sum()
+}
+
+/// CPU of the server processes and the database, so far.
+fn server_cpu(servers: &[Server]) -> Duration {
+    servers.iter().map(Server::cpu_time).sum::<Duration>() + database_cpu()
+}
+
 /// Latencies of a phase.
 #[derive(Clone, Copy, Default)]
 struct Stats {
@@ -282,7 +322,9 @@ fn upload(addr: std::net::SocketAddr, token: &str, hash: &str, bytes: &[u8]) -> 
 struct Report {
     health: Stats,
     push: Vec<(usize, Stats, usize)>,
-    idle: Vec<(usize, Stats)>,
+    /// Per stage: the best no-change round, its server (and database) CPU per request, and
+    /// the `/health` baseline measured just before.
+    idle: Vec<(usize, Stats, Duration, Stats)>,
     photos: Option<(Stats, Stats, Stats, usize)>,
     workstation: Vec<(&'static str, Stats)>,
 }
@@ -463,8 +505,14 @@ fn scenario(
         // Rounds of syncs with nothing new by every device so far, enough requests each to
         // be measured (devices take turns; each keeps the cursor it was given).
         let per_round = stage.max(3000);
-        let mut best: Option<Stats> = None;
+        let health = run(per_round, clients, &|i| {
+            let r = http(addrs[i % addrs.len()], "GET", "/health", &[], b"").expect("health");
+            assert_eq!(r.status, 200);
+        });
+        println!("{label:<24} {stage:>5} devices: GET /health baseline: {health}");
+        let mut best: Option<(Stats, Duration)> = None;
         for round in 0..rounds {
+            let cpu = server_cpu(&servers);
             let s = run(per_round, clients, &|k| {
                 let i = k % stage;
                 let token = tokens[i].lock().expect("token").clone();
@@ -479,15 +527,18 @@ fn scenario(
                 assert!(r.docs.is_empty() && !r.more, "nothing new for {i}");
                 *cursors[i].lock().expect("cursor") = r.cursor;
             });
+            let per_request = (server_cpu(&servers) - cpu) / s.n.max(1) as u32;
             println!(
-                "{label:<24} {stage:>5} devices: no-change sync, round {}: {s}",
-                round + 1
+                "{label:<24} {stage:>5} devices: no-change sync, round {}: {s}, server CPU {:.0} µs/request",
+                round + 1,
+                per_request.as_secs_f64() * 1e6
             );
-            if best.is_none_or(|b| s.rate() > b.rate()) {
-                best = Some(s);
+            if best.is_none_or(|(b, _)| s.rate() > b.rate()) {
+                best = Some((s, per_request));
             }
         }
-        report.idle.push((stage, best.unwrap_or_default()));
+        let (best, cpu) = best.unwrap_or_default();
+        report.idle.push((stage, best, cpu, health));
     }
     // Photos: devices upload theirs in chunks while the others keep syncing.
     let with_photo: Vec<usize> = (0..done).filter(|&i| devices[i].photo.is_some()).collect();
@@ -591,7 +642,8 @@ fn workstation_figures(
         "{label:<24} workstation: {cases} cases in the district ({lead_n} taken through their life by a lead in {:.1} s)",
         t.elapsed().as_secs_f64()
     );
-    let n = 30;
+    // Requests one after another: 100 of each new way, 20 of each old one (slow).
+    let (n, old_n) = (100, 20);
     let now = outpost_server::api::now_ms();
     let ask = FigureQuery {
         grids: Some(grids.clone()),
@@ -625,7 +677,7 @@ fn workstation_figures(
         ),
         (
             "queues, old way",
-            time(n, || {
+            time(old_n, || {
                 let rows = storage.cases(Some(&grids)).expect("cases");
                 stats::reference::queues(rows, now, 100);
             }),
@@ -644,7 +696,7 @@ fn workstation_figures(
         ),
         (
             "stats, old way",
-            time(n, || {
+            time(old_n, || {
                 let rows = storage.cases(Some(&grids)).expect("cases");
                 stats::reference::figures(&rows, &ask);
             }),
@@ -712,7 +764,9 @@ fn main() {
         None => println!("(set OUTPOST_TEST_DATABASE=postgres://… for PostgreSQL)"),
     }
 
-    println!("\n== side by side (no-change: best of {rounds} rounds; p50/p99 in ms)");
+    println!(
+        "\n== side by side (rate, p50/p99 in ms; no-change: best of {rounds} rounds; server CPU counts PostgreSQL's processes too)"
+    );
     let mut head = format!("{:<34}", "");
     for (label, _) in &reports {
         head.push_str(&format!("{label:>26}"));
@@ -738,8 +792,14 @@ fn main() {
                 ),
             );
         }
-        for (stage, s) in &r.idle {
-            add(2, format!("no-change sync, {stage:>5} devices"), cell(s));
+        for (stage, s, cpu, health) in &r.idle {
+            add(2, format!("{stage:>5} devices: GET /health"), cell(health));
+            add(2, format!("{stage:>5} devices: no-change sync"), cell(s));
+            add(
+                2,
+                format!("{stage:>5} devices: server CPU/sync"),
+                format!("{:.0} µs", cpu.as_secs_f64() * 1e6),
+            );
         }
         if let Some((photos, chunks, syncs, bytes)) = &r.photos {
             add(
