@@ -1,6 +1,7 @@
 //! The workstation's queues and figures, computed by the database over indexes (written
 //! once for every backend, see `storage/sql.rs`): queues are a few index range reads per
-//! grid, figures one pass over a covering index plus a few index walks. [`reference`]
+//! grid; figures read each case once from a narrow covering index, and otherwise index
+//! ranges (overdue cases, responses per urgency, weeks) and walks to medians. [`reference`]
 //! defines the same figures in plain Rust over every case row: it is what the storage tests
 //! hold the SQL to, and the benchmark's baseline.
 //!
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::storage::sql::{Param, Row, Sql};
 use crate::storage::{CaseRow, StoreResult};
+use outpost_core::Status;
 
 pub const HOUR_MS: i64 = 3_600_000;
 pub const WEEK_MS: i64 = 7 * 24 * HOUR_MS;
@@ -136,9 +138,6 @@ pub struct Week {
     pub reported: usize,
     /// Cases resolved in the window (and not reopened since).
     pub resolved: usize,
-    /// Of the cases reported in the window: responses due and on time.
-    pub response_due: usize,
-    pub responded_on_time: usize,
 }
 
 /// The figures of one group of cases: a grid, a unit, or everything asked for.
@@ -340,8 +339,6 @@ impl Tally {
         for (w, x) in f.weekly.iter_mut().zip(&o.f.weekly) {
             w.reported += x.reported;
             w.resolved += x.resolved;
-            w.response_due += x.response_due;
-            w.responded_on_time += x.responded_on_time;
         }
         for (a, b) in self.timed.iter_mut().zip(o.timed) {
             *a += b;
@@ -395,119 +392,196 @@ impl By {
             By::Unit => "assigned_unit",
         }
     }
-}
 
-/// The response standard of a row's urgency, as SQL: `CASE urgency WHEN ?a THEN ?b …`,
-/// with its parameters appended to `p` (numbered from `p.len() + 1`).
-fn standard_sql<'a>(standards: &'a Standards, p: &mut Vec<Param<'a>>) -> String {
-    let mut sql = String::from("CASE urgency");
-    for (u, ms) in &standards.0 {
-        sql.push_str(&format!(
-            " WHEN ?{} THEN CAST(?{} AS BIGINT)",
-            p.len() + 1,
-            p.len() + 2
-        ));
-        p.push(Param::Text(u));
-        p.push(Param::Int(*ms));
+    /// The group as the statements select it. The unit is an expression: grouping by it
+    /// then reads no index in unit order (a scan of every dispatched case in the city), and
+    /// the statement starts from the grids asked for instead.
+    fn key(self) -> &'static str {
+        match self {
+            By::Grid => "grid_id",
+            By::Unit => "assigned_unit || ''",
+        }
     }
-    sql.push_str(&format!(" ELSE CAST(?{} AS BIGINT) END", p.len() + 1));
-    p.push(Param::Int(Standards::FALLBACK_MS));
-    sql
 }
 
-/// The aggregates of every group along `by`: one pass over the cases (a covering index),
-/// then two index ranges per week of trend.
+/// Runs a grouped statement `sql` over the cases of the request, `{col}` and `{filter}` in
+/// it filled for `by` (the grid filter's list is the last parameter), and hands each row to
+/// `f` with its group's tally. (`{col} <> ''` keeps cases without a unit out, and is no
+/// index constraint: the statements start from the grid.)
+fn each_group(
+    db: &mut dyn Sql,
+    ask: &FigureQuery,
+    by: By,
+    out: &mut BTreeMap<String, Tally>,
+    sql: &str,
+    params: Vec<Param<'_>>,
+    mut f: impl FnMut(&mut Tally, &mut Row) -> StoreResult<()>,
+) -> StoreResult<()> {
+    let sql = sql
+        .replace("{key}", by.key())
+        .replace("{col}", by.column())
+        .replace("{filter}", &grid_filter(&ask.grids, params.len() + 1));
+    for mut r in db.query(&sql, &params_with_grids(&ask.grids, params))? {
+        let t = out.entry(r.text(0)?).or_insert_with(|| Tally {
+            f: GroupFigures {
+                weekly: empty_weeks(ask),
+                ..GroupFigures::default()
+            },
+            ..Tally::default()
+        });
+        f(t, &mut r)?;
+    }
+    Ok(())
+}
+
+/// The counts of every group along `by`, each an index range or a pass over a narrow
+/// covering index, so that rows are read once and little is computed per row: counts by
+/// status, category, urgency and score; overdue cases; cases with each time; responses per
+/// urgency (those that responded, and those past their standard without a response); the
+/// weekly trend, a range per week.
 fn tallies(db: &mut dyn Sql, ask: &FigureQuery, by: By) -> StoreResult<BTreeMap<String, Tally>> {
-    let col = by.column();
-    let mut p: Vec<Param<'_>> = vec![ask.now.into()];
-    let std = standard_sql(&ask.standards, &mut p);
-    let on_time = format!("response_ms IS NOT NULL AND response_ms <= {std}");
-    let due =
-        format!("response_ms IS NOT NULL OR (status <> 'cancelled' AND created_at < ?1 - ({std}))");
-    let filter = grid_filter(&ask.grids, p.len() + 1);
-    let p = params_with_grids(&ask.grids, p);
-    let sql = format!(
-        "SELECT {col}, status, category, urgency, satisfaction, count(*),
-             count(*) FILTER (WHERE is_open = TRUE),
-             count(*) FILTER (WHERE is_open = TRUE AND deadline < ?1),
-             count(*) FILTER (WHERE is_open = TRUE AND deadline < ?1 AND rectification = TRUE),
-             count(accept_ms), count(response_ms), count(resolve_ms),
-             count(*) FILTER (WHERE {on_time}), count(*) FILTER (WHERE {due})
-         FROM docs WHERE kind = 'case' AND {col} IS NOT NULL {filter}
-         GROUP BY {col}, status, category, urgency, satisfaction"
-    );
-    let mut out: BTreeMap<String, Tally> = BTreeMap::new();
-    let new_tally = || {
-        let mut t = Tally::default();
-        t.f.weekly = empty_weeks(ask);
-        t
-    };
-    for mut r in db.query(&sql, &p)? {
-        let t = out.entry(r.text(0)?).or_insert_with(new_tally);
-        let status = r.text(1)?;
-        let category = r.opt_text(2)?.unwrap_or_default();
-        let urgency = r.opt_text(3)?.unwrap_or_default();
-        let n = r.count(5)? as usize;
-        t.f.total += n;
-        t.f.open += r.count(6)? as usize;
-        t.f.overdue += r.count(7)? as usize;
-        t.f.overdue_rectifications += r.count(8)? as usize;
-        for (k, n) in t.timed.iter_mut().enumerate() {
-            *n += r.count(9 + k)? as usize;
-        }
-        if let Some(s) = r.opt_int(4)?
-            && (1..=5).contains(&s)
-        {
-            t.f.satisfaction.distribution[(s - 1) as usize] += n;
-        }
-        let resp = t.f.response.by_urgency.entry(urgency.clone()).or_default();
-        resp.standard_ms = ask.standards.of(&urgency);
-        resp.on_time += r.count(12)? as usize;
-        resp.due += r.count(13)? as usize;
-        if status != "cancelled" {
-            t.counted += n;
-            if status == "resolved" || status == "closed" {
-                t.done += n;
+    let mut out = BTreeMap::new();
+    let mut urgencies: Vec<String> = Vec::new();
+    each_group(
+        db,
+        ask,
+        by,
+        &mut out,
+        "SELECT {key}, status, category, urgency, satisfaction, count(*) FROM docs
+         WHERE kind = 'case' AND {col} <> '' {filter}
+         GROUP BY 1, 2, 3, 4, 5",
+        Vec::new(),
+        |t, r| {
+            let status = r.text(1)?;
+            let category = r.opt_text(2)?.unwrap_or_default();
+            let urgency = r.opt_text(3)?.unwrap_or_default();
+            let n = r.count(5)? as usize;
+            t.f.total += n;
+            if Status::parse(&status).is_ok_and(Status::is_open) {
+                t.f.open += n;
             }
-        }
-        *t.f.by_status.entry(status).or_default() += n;
-        *t.f.by_category.entry(category).or_default() += n;
+            if let Some(s) = r.opt_int(4)?
+                && (1..=5).contains(&s)
+            {
+                t.f.satisfaction.distribution[(s - 1) as usize] += n;
+            }
+            if status != "cancelled" {
+                t.counted += n;
+                if status == "resolved" || status == "closed" {
+                    t.done += n;
+                }
+            }
+            t.f.response
+                .by_urgency
+                .entry(urgency.clone())
+                .or_default()
+                .standard_ms = ask.standards.of(&urgency);
+            if !urgencies.contains(&urgency) {
+                urgencies.push(urgency);
+            }
+            *t.f.by_status.entry(status).or_default() += n;
+            *t.f.by_category.entry(category).or_default() += n;
+            Ok(())
+        },
+    )?;
+    each_group(
+        db,
+        ask,
+        by,
+        &mut out,
+        "SELECT {key}, count(*), count(*) FILTER (WHERE rectification = TRUE) FROM docs
+         WHERE kind = 'case' AND is_open = TRUE AND deadline < ?1 AND {col} <> '' {filter}
+         GROUP BY 1",
+        vec![ask.now.into()],
+        |t, r| {
+            t.f.overdue += r.count(1)? as usize;
+            t.f.overdue_rectifications += r.count(2)? as usize;
+            Ok(())
+        },
+    )?;
+    for (k, column) in TIMES.iter().enumerate() {
+        each_group(
+            db,
+            ask,
+            by,
+            &mut out,
+            &format!(
+                "SELECT {{key}}, count(*) FROM docs
+                 WHERE kind = 'case' AND {column} IS NOT NULL AND {{col}} <> '' {{filter}}
+                 GROUP BY 1"
+            ),
+            Vec::new(),
+            |t, r| {
+                t.timed[k] += r.count(1)? as usize;
+                Ok(())
+            },
+        )?;
     }
-    // The trend, one window at a time: each an index range over the window's cases (no
-    // sorting by week). Cases reported, and their responses:
-    for (i, week) in empty_weeks(ask).iter().enumerate() {
-        let mut p: Vec<Param<'_>> = vec![ask.now.into(), week.start.into(), week.end.into()];
-        let std = standard_sql(&ask.standards, &mut p);
-        let filter = grid_filter(&ask.grids, p.len() + 1);
-        let p = params_with_grids(&ask.grids, p);
-        let sql = format!(
-            "SELECT {col}, count(*),
-                 count(*) FILTER (WHERE response_ms IS NOT NULL
-                     OR (status <> 'cancelled' AND created_at < ?1 - ({std}))),
-                 count(*) FILTER (WHERE response_ms IS NOT NULL AND response_ms <= {std})
-             FROM docs WHERE kind = 'case' AND {col} IS NOT NULL
-                 AND created_at >= ?2 AND created_at < ?3 {filter}
-             GROUP BY {col}"
-        );
-        for mut r in db.query(&sql, &p)? {
-            let w = &mut out.entry(r.text(0)?).or_insert_with(new_tally).f.weekly[i];
-            w.reported += r.count(1)? as usize;
-            w.response_due += r.count(2)? as usize;
-            w.responded_on_time += r.count(3)? as usize;
+    for u in &urgencies {
+        let standard = ask.standards.of(u);
+        fn entry<'t>(t: &'t mut Tally, u: &str) -> &'t mut ResponseFigures {
+            t.f.response.by_urgency.entry(u.to_string()).or_default()
         }
-        // Cases resolved.
-        let p: Vec<Param<'_>> = vec![week.start.into(), week.end.into()];
-        let filter = grid_filter(&ask.grids, p.len() + 1);
-        let p = params_with_grids(&ask.grids, p);
-        let sql = format!(
-            "SELECT {col}, count(*) FROM docs
-             WHERE kind = 'case' AND {col} IS NOT NULL
-                 AND resolved_at >= ?1 AND resolved_at < ?2 {filter}
-             GROUP BY {col}"
-        );
-        for mut r in db.query(&sql, &p)? {
-            let w = &mut out.entry(r.text(0)?).or_insert_with(new_tally).f.weekly[i];
-            w.resolved += r.count(1)? as usize;
+        // Responded, and within the standard.
+        each_group(
+            db,
+            ask,
+            by,
+            &mut out,
+            "SELECT {key}, count(*), count(*) FILTER (WHERE response_ms <= ?2) FROM docs
+             WHERE kind = 'case' AND urgency = ?1 AND response_ms IS NOT NULL
+                 AND {col} <> '' {filter}
+             GROUP BY 1",
+            vec![Param::Text(u), standard.into()],
+            |t, r| {
+                let e = entry(t, u);
+                e.due += r.count(1)? as usize;
+                e.on_time += r.count(2)? as usize;
+                Ok(())
+            },
+        )?;
+        // No response, and past the standard.
+        each_group(
+            db,
+            ask,
+            by,
+            &mut out,
+            "SELECT {key}, count(*) FROM docs
+             WHERE kind = 'case' AND urgency = ?1 AND response_ms IS NULL AND created_at < ?2
+                 AND status <> 'cancelled' AND {col} <> '' {filter}
+             GROUP BY 1",
+            vec![Param::Text(u), (ask.now - standard).into()],
+            |t, r| {
+                entry(t, u).due += r.count(1)? as usize;
+                Ok(())
+            },
+        )?;
+    }
+    for (i, week) in empty_weeks(ask).iter().enumerate() {
+        for (time, reported) in [("created_at", true), ("resolved_at", false)] {
+            each_group(
+                db,
+                ask,
+                by,
+                &mut out,
+                &format!(
+                    "SELECT {{key}}, count(*) FROM docs
+                     WHERE kind = 'case' AND {time} >= ?1 AND {time} < ?2
+                         AND {{col}} <> '' {{filter}}
+                     GROUP BY 1"
+                ),
+                vec![week.start.into(), week.end.into()],
+                |t, r| {
+                    let w = &mut t.f.weekly[i];
+                    let n = r.count(1)? as usize;
+                    if reported {
+                        w.reported += n;
+                    } else {
+                        w.resolved += n;
+                    }
+                    Ok(())
+                },
+            )?;
         }
     }
     Ok(out)
@@ -574,6 +648,23 @@ fn medians(
 
 /// The workstation's figures (see the module documentation for what each means).
 pub fn figures(db: &mut dyn Sql, ask: &FigureQuery) -> StoreResult<Figures> {
+    // Every grid of the directory for "everything": every statement then starts from an
+    // index on the grid (a case's grid is always one of the directory's).
+    let everything;
+    let ask = match &ask.grids {
+        Some(_) => ask,
+        None => {
+            let mut grids = Vec::new();
+            for mut r in db.query("SELECT id FROM grids", &[])? {
+                grids.push(r.text(0)?);
+            }
+            everything = FigureQuery {
+                grids: Some(grids),
+                ..ask.clone()
+            };
+            &everything
+        }
+    };
     let grid_tallies = tallies(db, ask, By::Grid)?;
     let unit_tallies = tallies(db, ask, By::Unit)?;
     let mut all = Tally::default();
@@ -724,14 +815,7 @@ pub mod reference {
                 (at < now && at >= now - weeks * WEEK_MS).then(|| (now - 1 - at) / WEEK_MS)
             };
             if let Some(b) = back(r.created_at) {
-                let w = &mut f.weekly[(weeks - 1 - b) as usize];
-                w.reported += 1;
-                if due(r, standard, now) {
-                    w.response_due += 1;
-                    if on_time(r, standard) {
-                        w.responded_on_time += 1;
-                    }
-                }
+                f.weekly[(weeks - 1 - b) as usize].reported += 1;
             }
             if let Some(b) = r.resolved_at.and_then(back) {
                 f.weekly[(weeks - 1 - b) as usize].resolved += 1;

@@ -248,25 +248,30 @@ pub const SHARED_MIGRATIONS: &[&str] = &[
     r#"
     -- pull: documents in a scope changed after a cursor.
     CREATE INDEX doc_scopes_changed ON doc_scopes(key, current, last_seq);
-    -- queues: open cases per grid by urgency and age, and by deadline (and everywhere).
+    -- queues: open cases per grid by urgency and age, and by deadline (and everywhere);
+    -- overdue counts.
     CREATE INDEX docs_open ON docs(kind, is_open, grid_id, urgency_rank, created_at, id);
     CREATE INDEX docs_open_all ON docs(kind, is_open, urgency_rank, created_at, id);
-    CREATE INDEX docs_deadline ON docs(kind, is_open, grid_id, deadline, id);
+    CREATE INDEX docs_deadline ON docs(kind, is_open, grid_id, deadline, id, rectification,
+        assigned_unit);
     CREATE INDEX docs_deadline_all ON docs(kind, is_open, deadline, id);
-    -- figures: one pass over this index answers every count, grouped as it is ordered.
-    CREATE INDEX docs_figures ON docs(kind, grid_id, status, category, urgency, satisfaction,
-        is_open, deadline, rectification, accept_ms, response_ms, resolve_ms, created_at,
+    -- figures, each a narrow covering index (the unit last, for the figures per unit):
+    -- counts by status, category, urgency and score;
+    CREATE INDEX docs_counts ON docs(kind, grid_id, status, category, urgency, satisfaction,
         assigned_unit);
-    -- figures: the weekly trend, a range per week; medians, walked to the middle.
-    CREATE INDEX docs_created ON docs(kind, grid_id, created_at, status, urgency, response_ms,
+    -- responses per urgency: those that responded, those past their standard without;
+    CREATE INDEX docs_urgency ON docs(kind, grid_id, urgency, response_ms, created_at, status,
         assigned_unit);
-    CREATE INDEX docs_resolved ON docs(kind, grid_id, resolved_at, assigned_unit);
-    CREATE INDEX docs_accept ON docs(kind, grid_id, accept_ms);
-    CREATE INDEX docs_response ON docs(kind, grid_id, response_ms);
-    CREATE INDEX docs_resolve ON docs(kind, grid_id, resolve_ms);
+    -- cases with each time, and the medians walked to per grid and per unit;
+    CREATE INDEX docs_accept ON docs(kind, grid_id, accept_ms, assigned_unit);
+    CREATE INDEX docs_response ON docs(kind, grid_id, response_ms, assigned_unit);
+    CREATE INDEX docs_resolve ON docs(kind, grid_id, resolve_ms, assigned_unit);
     CREATE INDEX docs_unit_accept ON docs(kind, assigned_unit, accept_ms, grid_id);
     CREATE INDEX docs_unit_response ON docs(kind, assigned_unit, response_ms, grid_id);
     CREATE INDEX docs_unit_resolve ON docs(kind, assigned_unit, resolve_ms, grid_id);
+    -- the weekly trend, a range per week.
+    CREATE INDEX docs_created ON docs(kind, grid_id, created_at, assigned_unit);
+    CREATE INDEX docs_resolved ON docs(kind, grid_id, resolved_at, assigned_unit);
 "#,
 ];
 
