@@ -143,28 +143,38 @@ fn proc_cpu(stat: &str) -> Duration {
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
 
-/// CPU used so far by the database server's processes (PostgreSQL's backends; nothing for
-/// SQLite, which runs inside the server).
-fn database_cpu() -> Duration {
+/// CPU used so far by the PostgreSQL backends serving database `db` (their command line
+/// names it); nothing for SQLite, which runs inside the server.
+fn database_cpu(db: Option<&str>) -> Duration {
+    let Some(db) = db else {
+        return Duration::ZERO;
+    };
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Duration::ZERO;
     };
+    let mark = format!(" {db} ");
     dir.filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
         .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .bytes()
-                .all(|b| b.is_ascii_digit())
+            std::fs::read(e.path().join("cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&mark))
         })
         .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
-        .filter(|stat| stat.contains("(postgres)"))
         .map(|stat| proc_cpu(&stat))
         .sum()
 }
 
-/// CPU of the server processes and the database, so far.
-fn server_cpu(servers: &[Server]) -> Duration {
-    servers.iter().map(Server::cpu_time).sum::<Duration>() + database_cpu()
+/// CPU of the server processes, and of the PostgreSQL backends serving them, so far.
+fn server_cpu(servers: &[Server]) -> (Duration, Duration) {
+    let db = servers[0]
+        .database
+        .as_ref()
+        .and_then(|d| d.url.rsplit('/').next())
+        .map(|n| n.split('?').next().unwrap_or(n).to_string());
+    (
+        servers.iter().map(Server::cpu_time).sum::<Duration>(),
+        database_cpu(db.as_deref()),
+    )
 }
 
 /// Latencies of a phase.
@@ -322,9 +332,9 @@ fn upload(addr: std::net::SocketAddr, token: &str, hash: &str, bytes: &[u8]) -> 
 struct Report {
     health: Stats,
     push: Vec<(usize, Stats, usize)>,
-    /// Per stage: the best no-change round, its server (and database) CPU per request, and
-    /// the `/health` baseline measured just before.
-    idle: Vec<(usize, Stats, Duration, Stats)>,
+    /// Per stage: the best no-change round, its CPU per request (server processes,
+    /// PostgreSQL backends), and the `/health` baseline measured just before.
+    idle: Vec<(usize, Stats, (Duration, Duration), Stats)>,
     photos: Option<(Stats, Stats, Stats, usize)>,
     workstation: Vec<(&'static str, Stats)>,
 }
@@ -510,7 +520,7 @@ fn scenario(
             assert_eq!(r.status, 200);
         });
         println!("{label:<24} {stage:>5} devices: GET /health baseline: {health}");
-        let mut best: Option<(Stats, Duration)> = None;
+        let mut best: Option<(Stats, (Duration, Duration))> = None;
         for round in 0..rounds {
             let cpu = server_cpu(&servers);
             let s = run(per_round, clients, &|k| {
@@ -527,11 +537,14 @@ fn scenario(
                 assert!(r.docs.is_empty() && !r.more, "nothing new for {i}");
                 *cursors[i].lock().expect("cursor") = r.cursor;
             });
-            let per_request = (server_cpu(&servers) - cpu) / s.n.max(1) as u32;
+            let (server, database) = server_cpu(&servers);
+            let n = s.n.max(1) as u32;
+            let per_request = ((server - cpu.0) / n, (database - cpu.1) / n);
             println!(
-                "{label:<24} {stage:>5} devices: no-change sync, round {}: {s}, server CPU {:.0} µs/request",
+                "{label:<24} {stage:>5} devices: no-change sync, round {}: {s}, CPU per request: server {:.0} µs, PostgreSQL {:.0} µs",
                 round + 1,
-                per_request.as_secs_f64() * 1e6
+                per_request.0.as_secs_f64() * 1e6,
+                per_request.1.as_secs_f64() * 1e6
             );
             if best.is_none_or(|(b, _)| s.rate() > b.rate()) {
                 best = Some((s, per_request));
@@ -765,7 +778,7 @@ fn main() {
     }
 
     println!(
-        "\n== side by side (rate, p50/p99 in ms; no-change: best of {rounds} rounds; server CPU counts PostgreSQL's processes too)"
+        "\n== side by side (rate, p50/p99 in ms; no-change: best of {rounds} rounds; CPU: server processes + PostgreSQL backends)"
     );
     let mut head = format!("{:<34}", "");
     for (label, _) in &reports {
@@ -797,8 +810,12 @@ fn main() {
             add(2, format!("{stage:>5} devices: no-change sync"), cell(s));
             add(
                 2,
-                format!("{stage:>5} devices: server CPU/sync"),
-                format!("{:.0} µs", cpu.as_secs_f64() * 1e6),
+                format!("{stage:>5} devices: CPU/sync srv+db"),
+                format!(
+                    "{:.0}+{:.0} µs",
+                    cpu.0.as_secs_f64() * 1e6,
+                    cpu.1.as_secs_f64() * 1e6
+                ),
             );
         }
         if let Some((photos, chunks, syncs, bytes)) = &r.photos {

@@ -603,40 +603,37 @@ pub fn pull(
     max_bytes: usize,
     skip_actor: &[u8],
 ) -> StoreResult<Page> {
-    let head = db.head()?;
+    let keys = match scope {
+        Scope::Keys(keys) if !keys.is_empty() => Some(keys),
+        _ => None,
+    };
+    let (mut head, mut changed) = match keys {
+        Some(keys) => changed_in(db, keys, after)?,
+        None => (db.head()?, HashMap::new()),
+    };
     // A cursor beyond the feed (a restored backup, another server) starts over.
-    let after = if after > head { 0 } else { after };
+    let after = if after > head {
+        if let Some(keys) = keys {
+            (head, changed) = changed_in(db, keys, 0)?;
+        }
+        0
+    } else {
+        after
+    };
     let mut out = PageBuilder::new(head, max_bytes, skip_actor);
     if after >= head {
         return Ok(out.finish());
     }
-    let keys = match scope {
-        Scope::All => {
-            walk(db, None, after, &mut out)?;
-            return Ok(out.finish());
-        }
-        Scope::Keys(keys) if keys.is_empty() => return Ok(out.finish()),
-        Scope::Keys(keys) => keys,
-    };
-    // Documents in scope with changes after the cursor, and where each entered the scope
-    // (its earliest current key). Keys that became current after `head` do not count yet.
-    let mut changed: HashMap<String, u64> = HashMap::new();
-    for mut r in db.query(
-        "SELECT doc_id, since FROM doc_scopes
-         WHERE key IN LIST(?1) AND current = TRUE AND last_seq > ?2 AND since <= ?3",
-        &[keys.into(), after.into(), head.into()],
-    )? {
-        let since = r.count(1)?;
-        let e = changed.entry(r.text(0)?).or_insert(since);
-        *e = (*e).min(since);
+    if scope == &Scope::All {
+        walk(db, None, after, &mut out)?;
+        return Ok(out.finish());
     }
     // Only documents that entered after the cursor keep an entry point.
-    changed.retain(|_, since| {
+    for since in changed.values_mut() {
         if *since <= after {
             *since = 0;
         }
-        true
-    });
+    }
     if changed.is_empty() {
         return Ok(out.finish());
     }
@@ -646,6 +643,34 @@ pub fn pull(
         walk(db, Some(&changed), after, &mut out)?;
     }
     Ok(out.finish())
+}
+
+/// The feed's head, and the documents carrying one of `keys` that changed after `after`
+/// with where each entered the scope (its earliest current key), in one statement: with
+/// nothing new, the whole cost of a pull. Keys that became current after the head do not
+/// count yet.
+fn changed_in(
+    db: &mut dyn Sql,
+    keys: &[String],
+    after: u64,
+) -> StoreResult<(u64, HashMap<String, u64>)> {
+    let sql = format!(
+        "SELECT h.head, s.doc_id, s.since FROM (SELECT {} AS head) h
+         LEFT JOIN doc_scopes s ON s.key IN LIST(?1) AND s.current = TRUE
+             AND s.last_seq > ?2 AND s.since <= h.head",
+        db.head_sql()
+    );
+    let mut head = 0;
+    let mut changed: HashMap<String, u64> = HashMap::new();
+    for mut r in db.query(&sql, &[keys.into(), after.into()])? {
+        head = r.count(0)?;
+        if let Some(doc) = r.opt_text(1)? {
+            let since = r.count(2)?;
+            let e = changed.entry(doc).or_insert(since);
+            *e = (*e).min(since);
+        }
+    }
+    Ok((head, changed))
 }
 
 /// One position of a page: a change, or a document that entered the scope with all its

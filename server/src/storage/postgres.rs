@@ -275,9 +275,9 @@ impl<C: GenericClient> Sql for Pg<'_, C> {
             .map_err(pg_error)
     }
 
-    fn head(&mut self) -> StoreResult<u64> {
-        let rows = self.query("SELECT value FROM meta WHERE key = 'feed_head'", &[])?;
-        rows.first().map_or(Ok(0), |r| r.count(0))
+    /// The counter the last numbering transaction committed.
+    fn head_sql(&self) -> &'static str {
+        "(SELECT value FROM meta WHERE key = 'feed_head')"
     }
 
     fn lock_docs(&mut self, ids: &[String]) -> StoreResult<()> {

@@ -5,7 +5,7 @@
 //! directory (`registry.rs`), the workstation's figures (`crate::stats`) — is written once
 //! against [`Sql`]. A backend is a connection pool, a transaction wrapper, the schema, the
 //! conversion of [`Param`] and [`Value`], and the steps that keep the feed gap free
-//! ([`Sql::head`], [`Sql::lock_docs`], [`Sql::number`]).
+//! ([`Sql::head_sql`], [`Sql::lock_docs`], [`Sql::number`]).
 //!
 //! # The dialect
 //! Statements are written in the part of SQL that SQLite and PostgreSQL share (`ON
@@ -205,9 +205,10 @@ pub trait Sql {
     fn query(&mut self, sql: &str, params: &[Param<'_>]) -> StoreResult<Vec<Row>>;
     fn exec(&mut self, sql: &str, params: &[Param<'_>]) -> StoreResult<u64>;
 
-    /// The highest feed position a reader may use: every position up to it is visible
-    /// now, and none below it can appear later (the rule in [`super`]).
-    fn head(&mut self) -> StoreResult<u64>;
+    /// The highest feed position a reader may use — every position up to it is visible
+    /// now, and none below it can appear later (the rule in [`super`]) — as an SQL
+    /// expression, so that a statement can read it with other data in one snapshot.
+    fn head_sql(&self) -> &'static str;
     /// In a write: holds these documents against other writers until the transaction ends.
     fn lock_docs(&mut self, ids: &[String]) -> StoreResult<()>;
     /// In a write: gives the change rows `rows` (ids from `INSERT … RETURNING id`) their
@@ -217,6 +218,12 @@ pub trait Sql {
 }
 
 impl dyn Sql + '_ {
+    /// The feed's head (see [`Sql::head_sql`]).
+    pub fn head(&mut self) -> StoreResult<u64> {
+        let sql = format!("SELECT {}", self.head_sql());
+        self.one(&sql, &[])?.count(0)
+    }
+
     pub fn opt(&mut self, sql: &str, params: &[Param<'_>]) -> StoreResult<Option<Row>> {
         Ok(self.query(sql, params)?.into_iter().next())
     }

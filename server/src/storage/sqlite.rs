@@ -233,12 +233,9 @@ impl Sql for Lite<'_> {
         Ok(stmt.execute(rusqlite::params_from_iter(params))? as u64)
     }
 
-    fn head(&mut self) -> StoreResult<u64> {
-        let h: i64 = self
-            .0
-            .prepare_cached("SELECT coalesce(max(seq), 0) FROM changes")?
-            .query_row([], |r| r.get(0))?;
-        Ok(h.max(0) as u64)
+    /// Positions are row ids given by the one writer: the highest committed one.
+    fn head_sql(&self) -> &'static str {
+        "(SELECT coalesce(max(seq), 0) FROM changes)"
     }
 
     /// The one writer connection holds every document already.
