@@ -76,7 +76,13 @@ pub struct App {
     pushes: crate::pushing::PushTurns,
     /// Response time standards for the figures; set once at start.
     standards: std::sync::OnceLock<stats::Standards>,
+    /// Devices by token hash, as the database last said: a sync with nothing new by one of
+    /// them checks the token in the same statement that reads the feed.
+    known: std::sync::Mutex<std::collections::HashMap<Vec<u8>, DeviceRecord>>,
 }
+
+/// Devices remembered in [`App::known`] before it starts over.
+const KNOWN_DEVICES: usize = 200_000;
 
 /// Counters since start, served at `/metrics` in Prometheus' text format. Aggregates only:
 /// no ids, nothing about any one device.
@@ -169,6 +175,7 @@ impl App {
             blobs: std::sync::OnceLock::new(),
             pushes: crate::pushing::PushTurns::default(),
             standards: std::sync::OnceLock::new(),
+            known: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -302,34 +309,118 @@ pub struct Caller {
     pub dir: Arc<DirectoryIndex>,
 }
 
-impl FromRequestParts<Arc<App>> for Caller {
-    type Rejection = ApiError;
+/// The hash of the request's device token.
+fn token_hash(parts: &Parts) -> Result<Vec<u8>, ApiError> {
+    let token = parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 128)
+        .ok_or_else(|| ApiError::unauthorized("a device token is required"))?;
+    Ok(sha256(token.as_bytes()))
+}
 
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty() && t.len() <= 128)
-            .ok_or_else(|| ApiError::unauthorized("a device token is required"))?;
-        let hash = sha256(token.as_bytes());
-        let (device, version) = blocking(app.storage.clone(), move |s| s.authenticate(&hash))
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("unknown device token"))?;
+impl App {
+    /// The device holding the token (hash), checked against the database now.
+    async fn check(self: &Arc<App>, token_hash: Vec<u8>) -> Result<Caller, ApiError> {
+        let hash = token_hash.clone();
+        let found = blocking(self.storage.clone(), move |s| s.authenticate(&hash)).await?;
+        let Some((device, version)) = found else {
+            self.forget(&token_hash);
+            return Err(ApiError::unauthorized("unknown device token"));
+        };
+        let dir = self.index(version).await?;
+        self.caller(token_hash, device, dir)
+    }
+
+    /// The caller a checked device makes, remembered for its next sync.
+    fn caller(
+        &self,
+        token_hash: Vec<u8>,
+        device: DeviceRecord,
+        dir: Arc<DirectoryIndex>,
+    ) -> Result<Caller, ApiError> {
         if device.revoked_at.is_some() {
+            self.forget(&token_hash);
             return Err(ApiError::unauthorized("this device's token was revoked"));
         }
-        let dir = app.index(version).await?;
-        let member = dir
-            .member(&device.member_id)
-            .cloned()
-            .ok_or_else(|| ApiError::unauthorized("the member is no longer in the directory"))?;
+        let Some(member) = dir.member(&device.member_id).cloned() else {
+            self.forget(&token_hash);
+            return Err(ApiError::unauthorized(
+                "the member is no longer in the directory",
+            ));
+        };
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        if known.len() >= KNOWN_DEVICES {
+            known.clear();
+        }
+        known.insert(token_hash, device.clone());
         Ok(Caller {
             device,
             member,
             dir,
+        })
+    }
+
+    fn forget(&self, token_hash: &[u8]) {
+        self.known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(token_hash);
+    }
+
+    /// The caller as last checked, with the directory as it is in memory now.
+    fn known_caller(&self, token_hash: &[u8]) -> Option<Caller> {
+        let device = self
+            .known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(token_hash)?
+            .clone();
+        let dir = self.index.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let member = dir.member(&device.member_id)?.clone();
+        Some(Caller {
+            device,
+            member,
+            dir,
+        })
+    }
+}
+
+impl FromRequestParts<Arc<App>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        app.check(token_hash(parts)?).await
+    }
+}
+
+/// The caller of a sync: checked against the database now, or known from an earlier
+/// request, to be checked by the sync's own first statement.
+pub struct SyncCaller {
+    token_hash: Vec<u8>,
+    caller: Caller,
+    checked: bool,
+}
+
+impl FromRequestParts<Arc<App>> for SyncCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        let token_hash = token_hash(parts)?;
+        if let Some(caller) = app.known_caller(&token_hash) {
+            return Ok(SyncCaller {
+                token_hash,
+                caller,
+                checked: false,
+            });
+        }
+        Ok(SyncCaller {
+            caller: app.check(token_hash.clone()).await?,
+            token_hash,
+            checked: true,
         })
     }
 }
@@ -432,7 +523,7 @@ async fn directory(caller: Caller) -> Json<DirectoryView> {
 
 async fn sync(
     State(app): State<Arc<App>>,
-    caller: Caller,
+    who: SyncCaller,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -473,22 +564,39 @@ async fn sync(
             format!("at most {} changes per push", app.limits.max_push_changes),
         ));
     }
-    let scope = member_scope(&caller.member);
-    let tag = scope_tag(&scope);
-    let after = parse_cursor(&req.cursor, &tag)
-        .ok_or_else(|| ApiError::bad_request("bad_cursor", "the cursor is not one of ours"))?;
     let max_bytes = match req.max_bytes {
         0 => app.limits.max_page,
         n => (n as usize).clamp(16 << 10, app.limits.max_page),
     };
+    let SyncCaller {
+        token_hash,
+        caller,
+        checked,
+    } = who;
+    let caller = match (checked, req.push.is_empty()) {
+        (true, _) => caller,
+        // A known device with nothing to push: one statement checks its token and reads
+        // the feed. Unless the directory changed since: then the whole way.
+        (false, true) => match pull_known(&app, &token_hash, caller, &req.cursor, max_bytes).await?
+        {
+            Ok(done) => return Ok(reply(&app, &headers, req_bytes, Vec::new(), done)),
+            Err(()) => app.check(token_hash).await?,
+        },
+        // A push is judged only for a device checked now.
+        (false, false) => app.check(token_hash).await?,
+    };
+    let scope = member_scope(&caller.member);
+    let tag = scope_tag(&scope);
+    let after = parse_cursor(&req.cursor, &tag)
+        .ok_or_else(|| ApiError::bad_request("bad_cursor", "the cursor is not one of ours"))?;
     let actor = hex::decode(&caller.device.actor).map_err(ApiError::internal)?;
-    let device_id = caller.device.id.clone();
     let Caller {
         device,
         member,
         dir,
     } = caller;
     let directory_version = dir.version;
+    let device_id = device.id.clone();
     let push = req.push;
     // Set when this handler is dropped (the time limit answered, the client left): the push
     // stops before its next document.
@@ -526,6 +634,77 @@ async fn sync(
     .await?;
     drop(abandon);
     app.note_refs(&acks, notes).await?;
+    let pulled = Pulled {
+        device_id,
+        directory_version,
+        tag,
+        page,
+    };
+    Ok(reply(&app, &headers, req_bytes, acks, pulled))
+}
+
+/// A page of the feed for one device, ready to answer with.
+struct Pulled {
+    device_id: String,
+    directory_version: i64,
+    /// The scope tag of the cursor.
+    tag: String,
+    page: crate::storage::Page,
+}
+
+/// A sync with nothing to push by a device known from an earlier request: its token is
+/// checked by the statement that starts reading the feed. `Err(())`: the directory changed
+/// since the device was known; the caller takes the whole way.
+async fn pull_known(
+    app: &Arc<App>,
+    token_hash: &[u8],
+    caller: Caller,
+    cursor: &str,
+    max_bytes: usize,
+) -> Result<Result<Pulled, ()>, ApiError> {
+    let scope = member_scope(&caller.member);
+    let tag = scope_tag(&scope);
+    let after = parse_cursor(cursor, &tag)
+        .ok_or_else(|| ApiError::bad_request("bad_cursor", "the cursor is not one of ours"))?;
+    let actor = hex::decode(&caller.device.actor).map_err(ApiError::internal)?;
+    let hash = token_hash.to_vec();
+    let found = blocking(app.storage.clone(), move |s| {
+        s.authenticate_and_pull(&hash, &scope, after, max_bytes, &actor)
+    })
+    .await?;
+    let Some(((device, version), page)) = found else {
+        app.forget(token_hash);
+        return Err(ApiError::unauthorized("unknown device token"));
+    };
+    if device.revoked_at.is_some() {
+        app.forget(token_hash);
+        return Err(ApiError::unauthorized("this device's token was revoked"));
+    }
+    if version != caller.dir.version || device.member_id != caller.device.member_id {
+        return Ok(Err(()));
+    }
+    Ok(Ok(Pulled {
+        device_id: device.id,
+        directory_version: version,
+        tag,
+        page,
+    }))
+}
+
+/// The sync's answer, its counters and its one log line.
+fn reply(
+    app: &App,
+    headers: &HeaderMap,
+    req_bytes: usize,
+    acks: Vec<Ack>,
+    pulled: Pulled,
+) -> Response {
+    let Pulled {
+        device_id,
+        directory_version,
+        tag,
+        page,
+    } = pulled;
     let refused = acks.iter().filter(|a| !a.ok).count();
     let m = &app.metrics;
     Metrics::add(&m.syncs, 1);
@@ -592,7 +771,7 @@ async fn sync(
         resp.headers_mut()
             .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
-    Ok(resp)
+    resp
 }
 
 /// The refused documents of one sync, counted by code.

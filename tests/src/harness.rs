@@ -195,6 +195,16 @@ impl Storage for ServerDb {
     fn pull(&self, scope: &Scope, after: u64, max: usize, skip: &[u8]) -> StoreResult<Page> {
         self.0.pull(scope, after, max, skip)
     }
+    fn authenticate_and_pull(
+        &self,
+        token: &[u8],
+        scope: &Scope,
+        after: u64,
+        max: usize,
+        skip: &[u8],
+    ) -> StoreResult<Option<((DeviceRecord, i64), Page)>> {
+        self.0.authenticate_and_pull(token, scope, after, max, skip)
+    }
     fn head(&self) -> StoreResult<u64> {
         self.0.head()
     }

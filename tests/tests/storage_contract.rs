@@ -88,6 +88,7 @@ contract![
     a_large_catch_up_and_a_small_one_agree_with_the_scope,
     the_directory_merges_imports_and_counts_versions,
     invites_enroll_once_and_revocation_holds,
+    a_pull_checks_its_token_in_its_first_statement,
     a_document_changed_while_judged_is_judged_again,
     an_abandoned_push_stops_before_its_next_document,
     queues_and_figures_follow_their_definition,
@@ -612,6 +613,46 @@ fn invites_enroll_once_and_revocation_holds(db: &Db) {
             .revoked_at
             .is_none()
     );
+}
+
+fn a_pull_checks_its_token_in_its_first_statement(db: &Db) {
+    let dir = setup(&**db);
+    db.create_invite(&[1; 32], "member-b", NOW, NOW + HOUR)
+        .unwrap();
+    let b = Phone::new(&dir, "member-b");
+    let Ok(EnrollOutcome::Enrolled { device_id, .. }) =
+        db.enroll(&[1; 32], &b.actor, &[2; 32], "b", NOW)
+    else {
+        panic!("enrolled")
+    };
+    let lead = Phone::new(&dir, "lead-c1");
+    lead.store.create_case(case("g2", "G2")).unwrap();
+    lead.store.create_case(case("g1", "G1")).unwrap();
+    lead.push_all(&**db, &dir);
+    let actor = hex::decode(&b.actor).unwrap();
+    for (scope, after) in [
+        (b.scope(), 0),
+        (b.scope(), db.head().unwrap()),
+        (Scope::All, 1),
+    ] {
+        let ((device, version), page) = db
+            .authenticate_and_pull(&[2; 32], &scope, after, usize::MAX, &actor)
+            .unwrap()
+            .expect("the device");
+        assert_eq!((device.id.as_str(), version), (device_id.as_str(), 1));
+        assert_eq!(page, db.pull(&scope, after, usize::MAX, &actor).unwrap());
+    }
+    assert!(
+        db.authenticate_and_pull(&[3; 32], &b.scope(), 0, usize::MAX, &actor)
+            .unwrap()
+            .is_none()
+    );
+    db.revoke(RevokeTarget::Device(&device_id), NOW).unwrap();
+    let ((device, _), _) = db
+        .authenticate_and_pull(&[2; 32], &b.scope(), 0, usize::MAX, &actor)
+        .unwrap()
+        .unwrap();
+    assert_eq!(device.revoked_at, Some(NOW));
 }
 
 fn a_document_changed_while_judged_is_judged_again(db: &Db) {

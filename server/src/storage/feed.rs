@@ -27,8 +27,9 @@ use outpost_core::sync::validate::{Accepted, DocView, Refusal};
 use outpost_core::sync::wire::{Ack, PulledDoc, PushDoc};
 use serde_bytes::ByteBuf;
 
+use super::registry::device_row;
 use super::sql::{Backend, Param, Sql};
-use super::{Page, PushCheck, PushContext, Scope, StoreError, StoreResult};
+use super::{DeviceRecord, Page, PushCheck, PushContext, Scope, StoreError, StoreResult};
 use crate::scope::doc_keys;
 
 /// Documents written per transaction: short enough that the writer is free again within
@@ -595,6 +596,74 @@ impl<'a> PageBuilder<'a> {
     }
 }
 
+/// What the first statement of a pull read.
+struct Start {
+    head: u64,
+    /// Documents changed after the cursor → where each entered the scope.
+    changed: HashMap<String, u64>,
+    /// The device holding the token the pull was asked with, and the directory version.
+    device: Option<(DeviceRecord, i64)>,
+}
+
+/// The feed's head and the documents carrying one of `keys` that changed after `after`,
+/// with where each entered the scope (its earliest current key), in one statement — with
+/// nothing new, the whole cost of a pull — and, with `token`, the device holding it (`None`:
+/// no such device). Keys that became current after the head do not count yet.
+fn start(
+    db: &mut dyn Sql,
+    keys: &[String],
+    after: u64,
+    token: Option<&[u8]>,
+) -> StoreResult<Option<Start>> {
+    let changed = "LEFT JOIN doc_scopes s ON s.key IN LIST(?1) AND s.current = TRUE
+             AND s.last_seq > ?2 AND s.since <= h.head";
+    let head = db.head_sql();
+    let (sql, params, at) = match token {
+        None => (
+            format!("SELECT h.head, s.doc_id, s.since FROM (SELECT {head} AS head) h {changed}"),
+            vec![keys.into(), after.into()],
+            0,
+        ),
+        Some(t) => (
+            format!(
+                "SELECT d.id, d.member_id, d.actor, d.name, d.created_at, d.revoked_at,
+                     (SELECT value FROM meta WHERE key = 'directory_version'),
+                     h.head, s.doc_id, s.since
+                 FROM devices d CROSS JOIN (SELECT {head} AS head) h {changed}
+                 WHERE d.token_hash = ?3"
+            ),
+            vec![keys.into(), after.into(), Param::Blob(t)],
+            7,
+        ),
+    };
+    let rows = db.query(&sql, &params)?;
+    let mut out = Start {
+        head: 0,
+        changed: HashMap::new(),
+        device: None,
+    };
+    for mut r in rows {
+        if token.is_some() && out.device.is_none() {
+            let version = r.int(6)?;
+            out.device = Some((device_row(&mut r)?, version));
+        }
+        out.head = r.count(at)?;
+        if let Some(doc) = r.opt_text(at + 1)? {
+            let since = r.count(at + 2)?;
+            let e = out.changed.entry(doc).or_insert(since);
+            *e = (*e).min(since);
+        }
+    }
+    Ok((token.is_none() || out.device.is_some()).then_some(out))
+}
+
+fn keys_of(scope: &Scope) -> &[String] {
+    match scope {
+        Scope::Keys(keys) => keys,
+        Scope::All => &[],
+    }
+}
+
 /// See [`super::Storage::pull`] and the module documentation.
 pub fn pull(
     db: &mut dyn Sql,
@@ -603,19 +672,51 @@ pub fn pull(
     max_bytes: usize,
     skip_actor: &[u8],
 ) -> StoreResult<Page> {
-    let keys = match scope {
-        Scope::Keys(keys) if !keys.is_empty() => Some(keys),
-        _ => None,
+    let first = start(db, keys_of(scope), after, None)?
+        .ok_or_else(|| StoreError::Db("a pull read no feed head".into()))?;
+    page(db, scope, after, first, max_bytes, skip_actor)
+}
+
+/// See [`super::Storage::authenticate_and_pull`].
+pub fn authenticate_and_pull(
+    db: &mut dyn Sql,
+    token_hash: &[u8],
+    scope: &Scope,
+    after: u64,
+    max_bytes: usize,
+    skip_actor: &[u8],
+) -> StoreResult<Option<((DeviceRecord, i64), Page)>> {
+    let Some(mut first) = start(db, keys_of(scope), after, Some(token_hash))? else {
+        return Ok(None);
     };
-    let (mut head, mut changed) = match keys {
-        Some(keys) => changed_in(db, keys, after)?,
-        None => (db.head()?, HashMap::new()),
+    let Some(device) = first.device.take() else {
+        return Ok(None);
     };
+    Ok(Some((
+        device,
+        page(db, scope, after, first, max_bytes, skip_actor)?,
+    )))
+}
+
+/// The rest of a pull, after its first statement.
+fn page(
+    db: &mut dyn Sql,
+    scope: &Scope,
+    after: u64,
+    first: Start,
+    max_bytes: usize,
+    skip_actor: &[u8],
+) -> StoreResult<Page> {
+    let Start {
+        mut head,
+        mut changed,
+        ..
+    } = first;
     // A cursor beyond the feed (a restored backup, another server) starts over.
     let after = if after > head {
-        if let Some(keys) = keys {
-            (head, changed) = changed_in(db, keys, 0)?;
-        }
+        let again = start(db, keys_of(scope), 0, None)?
+            .ok_or_else(|| StoreError::Db("a pull read no feed head".into()))?;
+        (head, changed) = (again.head, again.changed);
         0
     } else {
         after
@@ -643,34 +744,6 @@ pub fn pull(
         walk(db, Some(&changed), after, &mut out)?;
     }
     Ok(out.finish())
-}
-
-/// The feed's head, and the documents carrying one of `keys` that changed after `after`
-/// with where each entered the scope (its earliest current key), in one statement: with
-/// nothing new, the whole cost of a pull. Keys that became current after the head do not
-/// count yet.
-fn changed_in(
-    db: &mut dyn Sql,
-    keys: &[String],
-    after: u64,
-) -> StoreResult<(u64, HashMap<String, u64>)> {
-    let sql = format!(
-        "SELECT h.head, s.doc_id, s.since FROM (SELECT {} AS head) h
-         LEFT JOIN doc_scopes s ON s.key IN LIST(?1) AND s.current = TRUE
-             AND s.last_seq > ?2 AND s.since <= h.head",
-        db.head_sql()
-    );
-    let mut head = 0;
-    let mut changed: HashMap<String, u64> = HashMap::new();
-    for mut r in db.query(&sql, &[keys.into(), after.into()])? {
-        head = r.count(0)?;
-        if let Some(doc) = r.opt_text(1)? {
-            let since = r.count(2)?;
-            let e = changed.entry(doc).or_insert(since);
-            *e = (*e).min(since);
-        }
-    }
-    Ok((head, changed))
 }
 
 /// One position of a page: a change, or a document that entered the scope with all its

@@ -246,6 +246,19 @@ pub trait Storage: Send + Sync + 'static {
         max_bytes: usize,
         skip_actor: &[u8],
     ) -> StoreResult<Page>;
+    /// [`Storage::authenticate`] and [`Storage::pull`] together, the first statement of
+    /// the pull checking the token: a sync with nothing new by a device the server knew is
+    /// one statement. The caller must compare what it assumed (the device not revoked, the
+    /// directory version its scope came from) with what this returns before using the page.
+    /// `None`: no device holds the token.
+    fn authenticate_and_pull(
+        &self,
+        token_hash: &[u8],
+        scope: &Scope,
+        after: u64,
+        max_bytes: usize,
+        skip_actor: &[u8],
+    ) -> StoreResult<Option<((DeviceRecord, i64), Page)>>;
     /// The highest feed position.
     fn head(&self) -> StoreResult<u64>;
 
@@ -331,6 +344,19 @@ impl<B: sql::Backend> Storage for B {
         skip_actor: &[u8],
     ) -> StoreResult<Page> {
         self.read(|db| feed::pull(db, scope, after, max_bytes, skip_actor))
+    }
+
+    fn authenticate_and_pull(
+        &self,
+        token_hash: &[u8],
+        scope: &Scope,
+        after: u64,
+        max_bytes: usize,
+        skip_actor: &[u8],
+    ) -> StoreResult<Option<((DeviceRecord, i64), Page)>> {
+        self.read(|db| {
+            feed::authenticate_and_pull(db, token_hash, scope, after, max_bytes, skip_actor)
+        })
     }
 
     fn head(&self) -> StoreResult<u64> {

@@ -210,7 +210,8 @@ pub fn enroll(
 
 const DEVICE_COLUMNS: &str = "id, member_id, actor, name, created_at, revoked_at";
 
-fn device_row(r: &mut Row) -> StoreResult<DeviceRecord> {
+/// A device from the first six columns of `r`.
+pub(crate) fn device_row(r: &mut Row) -> StoreResult<DeviceRecord> {
     Ok(DeviceRecord {
         id: r.text(0)?,
         member_id: r.text(1)?,
