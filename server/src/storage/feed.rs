@@ -624,13 +624,17 @@ fn start(
             vec![keys.into(), after.into()],
             0,
         ),
+        // The device in a row of its own: joined to the feed's rows instead, SQLite
+        // prepares the statement again on every run.
         Some(t) => (
             format!(
                 "SELECT d.id, d.member_id, d.actor, d.name, d.created_at, d.revoked_at,
                      (SELECT value FROM meta WHERE key = 'directory_version'),
-                     h.head, s.doc_id, s.since
-                 FROM devices d CROSS JOIN (SELECT {head} AS head) h {changed}
-                 WHERE d.token_hash = ?3"
+                     CAST(NULL AS BIGINT), CAST(NULL AS TEXT), CAST(NULL AS BIGINT)
+                 FROM devices d WHERE d.token_hash = ?3
+                 UNION ALL
+                 SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, h.head, s.doc_id, s.since
+                 FROM (SELECT {head} AS head) h {changed}"
             ),
             vec![keys.into(), after.into(), Param::Blob(t)],
             7,
@@ -643,9 +647,10 @@ fn start(
         device: None,
     };
     for mut r in rows {
-        if token.is_some() && out.device.is_none() {
+        if token.is_some() && r.opt_int(4)?.is_some() {
             let version = r.int(6)?;
             out.device = Some((device_row(&mut r)?, version));
+            continue;
         }
         out.head = r.count(at)?;
         if let Some(doc) = r.opt_text(at + 1)? {
