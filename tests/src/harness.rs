@@ -170,6 +170,9 @@ impl Storage for ServerDb {
     ) -> StoreResult<EnrollOutcome> {
         self.0.enroll(code, actor, token, name, now)
     }
+    fn invite_member(&self, code: &[u8]) -> StoreResult<Option<String>> {
+        self.0.invite_member(code)
+    }
     fn device_by_token(&self, token: &[u8]) -> StoreResult<Option<DeviceRecord>> {
         self.0.device_by_token(token)
     }

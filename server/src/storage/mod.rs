@@ -167,6 +167,9 @@ pub trait Storage: Send + Sync + 'static {
         device_name: &str,
         now: i64,
     ) -> StoreResult<EnrollOutcome>;
+    /// The member an invite code was made for, used, expired or not; `None` for a code
+    /// never issued. Enrollment charges failed attempts with a member's code to that member.
+    fn invite_member(&self, code_hash: &[u8]) -> StoreResult<Option<String>>;
     fn device_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<DeviceRecord>>;
     fn devices(&self) -> StoreResult<Vec<DeviceRecord>>;
     /// Revokes tokens; returns how many devices were revoked now.

@@ -573,6 +573,18 @@ impl Storage for PostgresStorage {
         })
     }
 
+    fn invite_member(&self, code_hash: &[u8]) -> StoreResult<Option<String>> {
+        self.read(|cx| {
+            cx.opt(
+                "SELECT member_id FROM invites WHERE code_hash = $1",
+                &[&code_hash],
+            )?
+            .map(|r| r.try_get(0))
+            .transpose()
+            .map_err(Into::into)
+        })
+    }
+
     fn device_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<DeviceRecord>> {
         self.read(|cx| {
             cx.opt(

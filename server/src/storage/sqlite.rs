@@ -376,6 +376,16 @@ impl Storage for SqliteStorage {
         })
     }
 
+    fn invite_member(&self, code_hash: &[u8]) -> StoreResult<Option<String>> {
+        self.read(|c| {
+            Ok(
+                c.prepare_cached("SELECT member_id FROM invites WHERE code_hash = ?1")?
+                    .query_row([code_hash], |r| r.get(0))
+                    .optional()?,
+            )
+        })
+    }
+
     fn device_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<DeviceRecord>> {
         self.read(|c| {
             Ok(c
