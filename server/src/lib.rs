@@ -10,6 +10,8 @@ pub mod error;
 pub mod scope;
 pub mod stats;
 pub mod storage;
+pub mod throttle;
+pub mod transport;
 
-pub use api::{App, Limits, serve};
+pub use api::{App, Limits, ServeOptions, serve, serve_with};
 pub use storage::{Directory, MemberEntry, PostgresStorage, SqliteStorage, Storage};
