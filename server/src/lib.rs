@@ -7,6 +7,7 @@ pub mod blobs;
 pub mod cli;
 pub mod directory;
 pub mod error;
+pub mod open;
 pub mod scope;
 pub mod stats;
 pub mod storage;
