@@ -3,88 +3,149 @@
 //! HTTP ranges. Access follows the documents: a device may upload or fetch a photo only if
 //! a document in its scope references it (docs/PROTOCOL.md, "Photos").
 //!
-//! The blob store sits beside the documents' [`crate::storage::Storage`], behind its own
-//! trait. It keeps, besides the bytes, which documents reference which photo and the scope
-//! keys of those documents, both refreshed from every accepted push (`note_refs`).
+//! An upload belongs to the device that started it: uploads are kept per (photo, device),
+//! so a device that announces a wrong size or sends wrong bytes spoils only its own upload.
+//! The first upload that completes with bytes hashing to the name becomes the photo, which
+//! every device that may see it then shares. Uploads left idle expire, and the bytes one
+//! device's unfinished uploads hold are capped ([`UploadPolicy`]).
+//!
+//! The store sits beside the documents' [`crate::storage::Storage`], behind its own trait,
+//! in the same database the documents use: [`SqliteBlobStore`] in a file beside theirs,
+//! [`PostgresBlobStore`] in their PostgreSQL database, so that several server processes
+//! share every upload and every photo. It keeps, besides the bytes, which documents
+//! reference which photo and the scope keys of those documents, both refreshed from every
+//! accepted push (`note_refs`).
 
-use std::path::Path;
+mod http;
+mod postgres;
+mod sqlite;
+pub mod upload;
+
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use axum::Json;
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path as UrlPath, Query, State};
-use axum::http::header::{ACCEPT_RANGES, CACHE_CONTROL, CONTENT_RANGE, CONTENT_TYPE, ETAG, RANGE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use outpost_core::sync::blobs::{
-    BlobStatus, CHUNK_SHA256, MAX_BLOB_BYTES, MAX_CHUNK_BYTES, is_blob_hash, sniff_mime,
-};
+use axum::http::StatusCode;
+use outpost_core::sync::blobs::is_blob_hash;
 use outpost_core::sync::validate::DocView;
 use outpost_core::sync::wire::Ack;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
-use crate::api::{App, Caller};
+pub use http::routes;
+pub use postgres::PostgresBlobStore;
+pub use sqlite::SqliteBlobStore;
+pub use upload::{Access, ChunkRequest, UploadError, Uploader, apply_chunk};
+
+use crate::api::App;
 use crate::error::ApiError;
-use crate::scope::{doc_keys, member_scope};
-use crate::storage::{Scope, StoreError, StoreResult};
+use crate::scope::doc_keys;
+use crate::storage::{Scope, StoreResult};
 
-/// What the server holds of one blob.
+/// Largest piece [`BlobStore::read`] returns in one call: downloads are streamed in pieces
+/// of this size, so a 20 MiB photo never sits whole in the server's memory.
+pub const READ_PIECE: u64 = 1 << 20;
+
+/// How long an unfinished upload may stay idle, and how many bytes one device's unfinished
+/// uploads may hold, before the server drops them or refuses more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadPolicy {
+    /// An upload untouched for this long is dropped (milliseconds).
+    pub idle_ms: i64,
+    /// Bytes all unfinished uploads of one device may hold together.
+    pub quota_bytes: u64,
+}
+
+impl Default for UploadPolicy {
+    fn default() -> Self {
+        UploadPolicy {
+            idle_ms: 24 * 3600 * 1000,
+            quota_bytes: 64 << 20,
+        }
+    }
+}
+
+impl UploadPolicy {
+    /// Uploads last touched before this instant have expired at `now`.
+    pub fn expired_before(&self, now: i64) -> i64 {
+        now.saturating_sub(self.idle_ms)
+    }
+}
+
+/// A complete, verified photo.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlobMeta {
-    /// The size the uploader announced (the whole blob's).
+pub struct Photo {
     pub size: u64,
-    pub received: u64,
-    pub complete: bool,
+    /// Sniffed from its first bytes.
     pub mime: String,
+}
+
+/// An unfinished upload of one device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadState {
+    /// The size the device announced.
+    pub size: u64,
+    /// Bytes stored so far: the offset the next chunk must start at.
+    pub received: u64,
+}
+
+/// One chunk to store, already checked against the protocol's limits ([`ChunkRequest`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Chunk<'a> {
+    /// The photo's name: the SHA-256 its bytes must hash to.
+    pub hash: &'a str,
+    pub offset: u64,
+    /// The whole photo's announced size.
+    pub size: u64,
+    /// The type sniffed from the first chunk (`""` on later ones).
+    pub mime: &'a str,
+    pub bytes: &'a [u8],
 }
 
 /// The outcome of storing one chunk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Append {
-    /// Stored (or the blob was already complete: nothing written).
-    Stored(BlobMeta),
-    /// The chunk does not start where the stored bytes end.
+    /// Stored; `complete` once the photo is whole and verified (or was complete already and
+    /// the device may share it: nothing written).
+    Stored { received: u64, complete: bool },
+    /// The chunk does not start where this device's stored bytes end.
     OffsetMismatch { received: u64 },
-    /// Another upload of this hash announced another size.
+    /// This device's upload announced another size (it may restart at offset 0).
     SizeMismatch { size: u64 },
     /// The last chunk arrived and the bytes do not hash to the name: all were discarded.
     HashMismatch,
+    /// Storing the chunk would take the device's unfinished uploads past the quota.
+    OverQuota { in_flight: u64, quota: u64 },
 }
 
 /// Where photos live. Methods are blocking; handlers call them on tokio's blocking pool.
 ///
-/// A backend must: append a chunk and move the received offset in one transaction (an
-/// acknowledged offset is durable); verify the SHA-256 of the whole blob in the
-/// transaction that marks it complete, and discard it on a mismatch; serve only complete
-/// blobs.
+/// A backend must: append a chunk and move the upload's offset in one durable transaction
+/// (an acknowledged offset survives a power cut); keep uploads apart per (photo, device);
+/// verify the SHA-256 of the whole photo in the transaction that marks it complete, reading
+/// the chunks in bounded pieces, and discard the upload on a mismatch; let the first
+/// verified upload become the photo and drop later ones; serve only complete photos;
+/// compute every offset with checked arithmetic; enforce the [`UploadPolicy`] it was opened
+/// with. `tests/src/photo_contract.rs` checks all of this on every backend.
 pub trait BlobStore: Send + Sync + 'static {
-    fn meta(&self, hash: &str) -> StoreResult<Option<BlobMeta>>;
-    /// Stores `bytes` at `offset` of the upload `key` of `size` bytes, which must hash to
-    /// `hash` (`key` is the hash itself, or a proof upload's key); `mime` names a new one.
-    #[allow(clippy::too_many_arguments)]
-    fn append(
-        &self,
-        key: &str,
-        hash: &str,
-        offset: u64,
-        size: u64,
-        mime: &str,
-        bytes: &[u8],
-        now: i64,
-    ) -> StoreResult<Append>;
-    /// Bytes `start..end` of a complete blob.
+    /// The policy this store enforces.
+    fn policy(&self) -> UploadPolicy;
+    /// A complete photo.
+    fn photo(&self, hash: &str) -> StoreResult<Option<Photo>>;
+    /// The unfinished upload of `hash` by `device` (none once it expired at `now`).
+    fn upload(&self, hash: &str, device: &str, now: i64) -> StoreResult<Option<UploadState>>;
+    /// Bytes the unfinished uploads of `device` hold at `now`.
+    fn in_flight(&self, device: &str, now: i64) -> StoreResult<u64>;
+    /// Stores `chunk` in the upload of `device`. With `share`, a photo that is complete
+    /// already answers complete and nothing is stored (the device may see it); without, the
+    /// device uploads every byte itself (a proof of a claim).
+    fn append(&self, device: &str, chunk: &Chunk<'_>, share: bool, now: i64)
+    -> StoreResult<Append>;
+    /// Bytes `start..end` of a complete photo, at most [`READ_PIECE`] of them.
     fn read(&self, hash: &str, start: u64, end: u64) -> StoreResult<Vec<u8>>;
-    /// Drops an upload (a finished proof).
-    fn delete(&self, key: &str) -> StoreResult<()>;
+    /// Drops every unfinished upload idle since before the policy allows; returns how many.
+    fn sweep(&self, now: i64) -> StoreResult<u64>;
     /// Records that document `doc_id` references `hashes` and now carries scope `keys`, as
     /// pushed by a device seeing `pusher`. A new reference to a photo the server already
-    /// has, by someone who cannot see it, is a mere claim until its bytes are uploaded
-    /// again: knowing a hash must not open a photo.
+    /// has (or is receiving), by someone who cannot see it, is a mere claim until its bytes
+    /// are uploaded again: knowing a hash must not open a photo.
     fn set_refs(
         &self,
         doc_id: &str,
@@ -100,302 +161,9 @@ pub trait BlobStore: Send + Sync + 'static {
     fn prove(&self, hash: &str, scope: &Scope) -> StoreResult<()>;
 }
 
-const MIGRATIONS: &[&str] = &[
-    r#"
-    -- One row per blob being uploaded or complete; its bytes in chunk rows.
-    CREATE TABLE blobs (
-        hash TEXT PRIMARY KEY,
-        size INTEGER NOT NULL,
-        received INTEGER NOT NULL,
-        complete INTEGER NOT NULL,
-        mime TEXT NOT NULL,
-        created_at INTEGER NOT NULL
-    ) STRICT;
-    CREATE TABLE blob_chunks (
-        hash TEXT NOT NULL REFERENCES blobs(hash) ON DELETE CASCADE,
-        offset INTEGER NOT NULL,
-        bytes BLOB NOT NULL,
-        PRIMARY KEY (hash, offset)
-    ) STRICT, WITHOUT ROWID;
-    -- Which documents reference which photo, and the scope keys those documents carry.
-    CREATE TABLE blob_refs (
-        hash TEXT NOT NULL,
-        doc_id TEXT NOT NULL,
-        PRIMARY KEY (hash, doc_id)
-    ) STRICT, WITHOUT ROWID;
-    CREATE TABLE blob_doc_keys (
-        doc_id TEXT NOT NULL,
-        key TEXT NOT NULL,
-        PRIMARY KEY (doc_id, key)
-    ) STRICT, WITHOUT ROWID;
-"#,
-    r#"
-    -- 0: a claim, made by someone who could not see the photo; it opens nothing until the
-    -- claimant uploads the bytes.
-    ALTER TABLE blob_refs ADD COLUMN proven INTEGER NOT NULL DEFAULT 1;
-"#,
-];
-
-/// Blobs in their own SQLite file beside the documents' (`outpost-blobs.db`).
-pub struct SqliteBlobStore {
-    conn: Mutex<Connection>,
-}
-
-impl SqliteBlobStore {
-    pub fn open(path: impl AsRef<Path>) -> StoreResult<SqliteBlobStore> {
-        let conn = Connection::open(path.as_ref())?;
-        conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))?;
-        conn.execute_batch(
-            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
-        )?;
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version > MIGRATIONS.len() as i64 {
-            return Err(StoreError::Invalid(format!(
-                "{} was written by a newer server (schema {version})",
-                path.as_ref().display()
-            )));
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = conn.unchecked_transaction()?;
-            tx.execute_batch(sql)?;
-            tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
-            tx.commit()?;
-        }
-        Ok(SqliteBlobStore {
-            conn: Mutex::new(conn),
-        })
-    }
-
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        // A panic mid-transaction rolled it back; the connection is fine.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-fn meta_of(c: &Connection, hash: &str) -> StoreResult<Option<BlobMeta>> {
-    Ok(
-        c.prepare_cached("SELECT size, received, complete, mime FROM blobs WHERE hash = ?1")?
-            .query_row([hash], |r| {
-                Ok(BlobMeta {
-                    size: r.get::<_, i64>(0)? as u64,
-                    received: r.get::<_, i64>(1)? as u64,
-                    complete: r.get(2)?,
-                    mime: r.get(3)?,
-                })
-            })
-            .optional()?,
-    )
-}
-
-impl BlobStore for SqliteBlobStore {
-    fn meta(&self, hash: &str) -> StoreResult<Option<BlobMeta>> {
-        meta_of(&self.conn(), hash)
-    }
-
-    fn append(
-        &self,
-        key: &str,
-        hash: &str,
-        offset: u64,
-        size: u64,
-        mime: &str,
-        bytes: &[u8],
-        now: i64,
-    ) -> StoreResult<Append> {
-        let mut conn = self.conn();
-        // A chunk's offset lost in a power cut only sends the client back to an earlier
-        // offset (it asks again on a 409): chunks commit without fsync. The chunk that
-        // completes a blob is fsynced, since the device may then evict its copy.
-        let last = offset + bytes.len() as u64 == size;
-        conn.pragma_update(None, "synchronous", if last { "FULL" } else { "NORMAL" })?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let meta = match meta_of(&tx, key)? {
-            Some(m) if m.complete => return Ok(Append::Stored(m)),
-            Some(m) if m.size != size => return Ok(Append::SizeMismatch { size: m.size }),
-            Some(m) => m,
-            None => {
-                if offset != 0 {
-                    return Ok(Append::OffsetMismatch { received: 0 });
-                }
-                tx.execute(
-                    "INSERT INTO blobs(hash, size, received, complete, mime, created_at)
-                     VALUES (?1, ?2, 0, 0, ?3, ?4)",
-                    params![key, size as i64, mime, now],
-                )?;
-                BlobMeta {
-                    size,
-                    received: 0,
-                    complete: false,
-                    mime: mime.to_string(),
-                }
-            }
-        };
-        if offset != meta.received {
-            return Ok(Append::OffsetMismatch {
-                received: meta.received,
-            });
-        }
-        let received = offset + bytes.len() as u64;
-        tx.execute(
-            "INSERT INTO blob_chunks(hash, offset, bytes) VALUES (?1, ?2, ?3)",
-            params![key, offset as i64, bytes],
-        )?;
-        let complete = received == size;
-        if complete {
-            let mut hasher = Sha256::new();
-            {
-                let mut stmt =
-                    tx.prepare("SELECT bytes FROM blob_chunks WHERE hash = ?1 ORDER BY offset")?;
-                let mut rows = stmt.query([key])?;
-                while let Some(r) = rows.next()? {
-                    hasher.update(r.get_ref(0)?.as_blob().map_err(corrupt)?);
-                }
-            }
-            if hex::encode(hasher.finalize()) != hash {
-                tx.execute("DELETE FROM blobs WHERE hash = ?1", [key])?;
-                tx.commit()?;
-                return Ok(Append::HashMismatch);
-            }
-        }
-        tx.execute(
-            "UPDATE blobs SET received = ?2, complete = ?3 WHERE hash = ?1",
-            params![key, received as i64, complete],
-        )?;
-        tx.commit()?;
-        Ok(Append::Stored(BlobMeta {
-            received,
-            complete,
-            ..meta
-        }))
-    }
-
-    fn read(&self, hash: &str, start: u64, end: u64) -> StoreResult<Vec<u8>> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT c.offset, c.bytes FROM blob_chunks c JOIN blobs b ON b.hash = c.hash
-             WHERE c.hash = ?1 AND b.complete = 1
-               AND c.offset < ?3 AND c.offset + length(c.bytes) > ?2
-             ORDER BY c.offset",
-        )?;
-        let mut rows = stmt.query(params![hash, start as i64, end as i64])?;
-        let mut out = Vec::with_capacity((end - start) as usize);
-        while let Some(r) = rows.next()? {
-            let at = r.get::<_, i64>(0)? as u64;
-            let bytes = r.get_ref(1)?.as_blob().map_err(corrupt)?;
-            let from = start.saturating_sub(at) as usize;
-            let to = ((end - at) as usize).min(bytes.len());
-            if at + from as u64 != start + out.len() as u64 {
-                return Err(StoreError::Corrupt(format!("blob {hash} has a gap")));
-            }
-            out.extend_from_slice(&bytes[from..to]);
-        }
-        if out.len() as u64 != end - start {
-            return Err(StoreError::Corrupt(format!("blob {hash} is short")));
-        }
-        Ok(out)
-    }
-
-    fn delete(&self, key: &str) -> StoreResult<()> {
-        self.conn()
-            .execute("DELETE FROM blobs WHERE hash = ?1", [key])?;
-        Ok(())
-    }
-
-    fn set_refs(
-        &self,
-        doc_id: &str,
-        hashes: &[String],
-        keys: &[String],
-        pusher: &Scope,
-    ) -> StoreResult<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for h in hashes {
-            let known: bool = tx
-                .prepare_cached(
-                    "SELECT EXISTS(SELECT 1 FROM blob_refs WHERE hash = ?1 AND doc_id = ?2)",
-                )?
-                .query_row([h, doc_id], |r| r.get(0))?;
-            if known {
-                continue;
-            }
-            // The first reference comes before the upload (documents go first); a later
-            // one by someone who can see the photo already is as good.
-            let exists: bool = tx
-                .prepare_cached("SELECT EXISTS(SELECT 1 FROM blobs WHERE hash = ?1)")?
-                .query_row([h], |r| r.get(0))?;
-            let proven = !exists || visible_in(&tx, h, pusher)?;
-            tx.prepare_cached("INSERT INTO blob_refs(hash, doc_id, proven) VALUES (?1, ?2, ?3)")?
-                .execute(params![h, doc_id, proven])?;
-        }
-        tx.prepare_cached("DELETE FROM blob_doc_keys WHERE doc_id = ?1")?
-            .execute([doc_id])?;
-        for k in keys {
-            tx.prepare_cached("INSERT OR IGNORE INTO blob_doc_keys(doc_id, key) VALUES (?1, ?2)")?
-                .execute([doc_id, k])?;
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    fn visible(&self, hash: &str, scope: &Scope) -> StoreResult<bool> {
-        visible_in(&self.conn(), hash, scope)
-    }
-
-    fn claimed(&self, hash: &str, scope: &Scope) -> StoreResult<bool> {
-        refs_in(&self.conn(), hash, scope, 0)
-    }
-
-    fn prove(&self, hash: &str, scope: &Scope) -> StoreResult<()> {
-        let conn = self.conn();
-        match scope {
-            Scope::All => {
-                conn.execute("UPDATE blob_refs SET proven = 1 WHERE hash = ?1", [hash])?;
-            }
-            Scope::Keys(keys) => {
-                let mut stmt = conn.prepare_cached(
-                    "UPDATE blob_refs SET proven = 1 WHERE hash = ?1 AND doc_id IN
-                       (SELECT doc_id FROM blob_doc_keys WHERE key = ?2)",
-                )?;
-                for k in keys {
-                    stmt.execute([hash, k])?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-fn visible_in(c: &Connection, hash: &str, scope: &Scope) -> StoreResult<bool> {
-    refs_in(c, hash, scope, 1)
-}
-
-/// Whether a document in `scope` references `hash` with this `proven` flag.
-fn refs_in(c: &Connection, hash: &str, scope: &Scope, proven: i64) -> StoreResult<bool> {
-    match scope {
-        Scope::All => Ok(c
-            .prepare_cached(
-                "SELECT EXISTS(SELECT 1 FROM blob_refs WHERE hash = ?1 AND proven = ?2)",
-            )?
-            .query_row(params![hash, proven], |r| r.get(0))?),
-        Scope::Keys(keys) => {
-            let mut stmt = c.prepare_cached(
-                "SELECT EXISTS(SELECT 1 FROM blob_refs r
-                   JOIN blob_doc_keys k ON k.doc_id = r.doc_id
-                  WHERE r.hash = ?1 AND r.proven = ?3 AND k.key = ?2)",
-            )?;
-            for k in keys {
-                if stmt.query_row(params![hash, k, proven], |r| r.get::<_, bool>(0))? {
-                    return Ok(true);
-                }
-            }
-            Ok(false)
-        }
-    }
-}
-
-fn corrupt(e: rusqlite::types::FromSqlError) -> StoreError {
-    StoreError::Corrupt(format!("blob chunk: {e}"))
+/// `offset + len`, or `None` past `u64::MAX`.
+pub(crate) fn end_of(offset: u64, len: usize) -> Option<u64> {
+    offset.checked_add(u64::try_from(len).ok()?)
 }
 
 /// The photos a document references: a case's attachments, every answer's photos.
@@ -497,343 +265,211 @@ async fn on_pool<R: Send + 'static>(
         .map_err(ApiError::from)
 }
 
-pub fn routes() -> Router<Arc<App>> {
-    Router::new()
-        .route("/v1/blobs/{hash}", get(download).put(upload))
-        .route("/v1/blobs/{hash}/status", get(status))
-}
-
-/// How a caller may reach a photo.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Access {
-    /// A document in its scope references the photo.
-    Visible,
-    /// A document in its scope claims it: the caller may upload the bytes as proof.
-    Claimed,
-}
-
-/// The caller may touch `hash` only through a document in its scope. A photo outside it
-/// gets the same answer whether it exists or not.
-async fn authorize(
-    app: &App,
-    caller: &Caller,
-    hash: &str,
-) -> Result<(Arc<dyn BlobStore>, Access, Scope), ApiError> {
-    if !is_blob_hash(hash) {
-        return Err(ApiError::bad_request(
-            "bad_hash",
-            "a photo is named by its SHA-256 in lowercase hex",
-        ));
-    }
-    let store = app.blob_store()?;
-    let scope = member_scope(&caller.member);
-    let (h, sc) = (hash.to_string(), scope.clone());
-    let access = on_pool(store.clone(), move |s| {
-        Ok(if s.visible(&h, &sc)? {
-            Some(Access::Visible)
-        } else if s.claimed(&h, &sc)? {
-            Some(Access::Claimed)
-        } else {
-            None
-        })
-    })
-    .await?
-    .ok_or_else(|| ApiError::forbidden("no document you may see references this photo"))?;
-    Ok((store, access, scope))
-}
-
-/// Where a claimant's proof upload collects.
-fn proof_key(hash: &str, caller: &Caller) -> String {
-    format!("{hash}.proof.{}", caller.device.id)
-}
-
-async fn status(
-    State(app): State<Arc<App>>,
-    caller: Caller,
-    UrlPath(hash): UrlPath<String>,
-) -> Result<Json<BlobStatus>, ApiError> {
-    let (store, access, _) = authorize(&app, &caller, &hash).await?;
-    let key = match access {
-        Access::Visible => hash,
-        Access::Claimed => proof_key(&hash, &caller),
-    };
-    let meta = on_pool(store, move |s| s.meta(&key)).await?;
-    Ok(Json(match meta {
-        Some(m) => BlobStatus {
-            offset: m.received,
-            complete: m.complete,
-        },
-        None => BlobStatus::default(),
-    }))
-}
-
-#[derive(Debug, Deserialize)]
-struct ChunkQuery {
-    offset: u64,
-    size: u64,
-}
-
-async fn upload(
-    State(app): State<Arc<App>>,
-    caller: Caller,
-    UrlPath(hash): UrlPath<String>,
-    Query(q): Query<ChunkQuery>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Json<BlobStatus>, ApiError> {
-    let body = body?;
-    if q.size > MAX_BLOB_BYTES {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!("a photo may have at most {MAX_BLOB_BYTES} bytes"),
-        ));
-    }
-    if body.len() > MAX_CHUNK_BYTES {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!("a chunk may have at most {MAX_CHUNK_BYTES} bytes"),
-        ));
-    }
-    if body.is_empty() || q.offset + body.len() as u64 > q.size {
-        return Err(ApiError::bad_request(
-            "bad_range",
-            "the chunk must be non-empty and end within the announced size",
-        ));
-    }
-    if let Some(want) = headers.get(CHUNK_SHA256) {
-        let got = hex::encode(Sha256::digest(&body));
-        if !want.as_bytes().eq_ignore_ascii_case(got.as_bytes()) {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "chunk_mismatch",
-                "the chunk does not match its x-chunk-sha256; it was not stored",
-            ));
-        }
-    }
-    let (store, access, scope) = authorize(&app, &caller, &hash).await?;
-    let key = match access {
-        Access::Visible => hash.clone(),
-        Access::Claimed => proof_key(&hash, &caller),
-    };
-    // The type comes from the first bytes, whatever the name or headers say.
-    let mime = if q.offset == 0 {
-        sniff_mime(&body).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_type",
-                "photos must be JPEG, PNG, WebP or HEIC",
-            )
-        })?
-    } else {
-        ""
-    };
-    let (offset, size) = (q.offset, q.size);
-    let h = hash.clone();
-    let outcome = on_pool(store, move |s| {
-        let out = s.append(&key, &h, offset, size, mime, &body, crate::api::now_ms())?;
-        if access == Access::Claimed
-            && let Append::Stored(m) = &out
-            && m.complete
-        {
-            // The claimant has the bytes: its documents now open the photo. The real copy
-            // is stored already or arrives from its first uploader.
-            s.prove(&h, &scope)?;
-            s.delete(&key)?;
-        }
-        Ok(out)
-    })
-    .await?;
-    match outcome {
-        Append::Stored(m) => Ok(Json(BlobStatus {
-            offset: m.received,
-            complete: m.complete,
-        })),
-        Append::OffsetMismatch { received } => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "offset_mismatch",
-            format!("the server holds {received} bytes of this photo; continue from there"),
-        )),
-        Append::SizeMismatch { size } => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "size_mismatch",
-            format!("this photo is being uploaded with size {size}"),
-        )),
-        Append::HashMismatch => {
-            tracing::warn!(device = %caller.device.id, %hash, "uploaded photo does not match its hash");
-            Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "hash_mismatch",
-                "the uploaded bytes do not hash to the photo's name; they were discarded",
-            ))
-        }
-    }
-}
-
-/// `bytes=N-` or `bytes=N-M` (one range). `None`: no usable range, serve it all.
-fn parse_range(v: &str, size: u64) -> Option<Result<(u64, u64), ()>> {
-    let spec = v.trim().strip_prefix("bytes=")?;
-    if spec.contains(',') {
-        return None;
-    }
-    let (a, b) = spec.split_once('-')?;
-    let start: u64 = a.trim().parse().ok()?;
-    let end = match b.trim() {
-        "" => size,
-        e => e.parse::<u64>().ok()?.saturating_add(1).min(size),
-    };
-    if start >= size || start >= end {
-        return Some(Err(()));
-    }
-    Some(Ok((start, end)))
-}
-
-async fn download(
-    State(app): State<Arc<App>>,
-    caller: Caller,
-    UrlPath(hash): UrlPath<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let (store, access, _) = authorize(&app, &caller, &hash).await?;
-    if access != Access::Visible {
-        return Err(ApiError::forbidden(
-            "no document you may see references this photo",
-        ));
-    }
-    let h = hash.clone();
-    let meta = on_pool(store.clone(), move |s| s.meta(&h))
-        .await?
-        .filter(|m| m.complete)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "this photo has not been uploaded yet",
-            )
-        })?;
-    let range = headers
-        .get(RANGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| parse_range(v, meta.size));
-    let (start, end, partial) = match range {
-        None => (0, meta.size, false),
-        Some(Ok((s, e))) => (s, e, true),
-        Some(Err(())) => {
-            let mut resp = ApiError::new(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                "bad_range",
-                format!("the photo has {} bytes", meta.size),
-            )
-            .into_response();
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{}", meta.size)) {
-                resp.headers_mut().insert(CONTENT_RANGE, v);
+/// Drops expired uploads every `every` for as long as the runtime runs (each device's own
+/// expired uploads also go whenever it uploads, so the quota never counts them).
+pub fn spawn_sweeper(store: Arc<dyn BlobStore>, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every.max(Duration::from_secs(1)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let s = store.clone();
+            match tokio::task::spawn_blocking(move || s.sweep(crate::api::now_ms())).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(n)) => tracing::info!(uploads = n, "expired photo uploads dropped"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "sweeping expired photo uploads"),
+                Err(e) => tracing::warn!(error = %e, "photo upload sweeper"),
             }
-            return Ok(resp);
         }
-    };
-    let h = hash.clone();
-    let bytes = on_pool(store, move |s| s.read(&h, start, end)).await?;
-    let mut resp = bytes.into_response();
-    let hdrs = resp.headers_mut();
-    let mime = HeaderValue::from_str(&meta.mime)
-        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    hdrs.insert(CONTENT_TYPE, mime);
-    hdrs.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    hdrs.insert(
-        CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=31536000, immutable"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!("\"{hash}\"")) {
-        hdrs.insert(ETAG, v);
-    }
-    if partial {
-        *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
-        if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{}/{}", end - 1, meta.size)) {
-            resp.headers_mut().insert(CONTENT_RANGE, v);
-        }
-    }
-    Ok(resp)
+    })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// What a backend does with a chunk, decided once for every backend by [`plan`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Plan {
+    /// Answer this and store nothing.
+    Refuse(Append),
+    /// Start the device's upload (dropping its older one of another size, `drop`).
+    Start { drop: Option<i64> },
+    /// Append to the device's upload `id`.
+    Continue { id: i64 },
+}
 
-    fn hash(b: &[u8]) -> String {
-        hex::encode(Sha256::digest(b))
+/// The rules of one append, given the device's own unfinished upload of the photo (its
+/// row id and state) and the bytes its unfinished uploads hold (`in_flight`, that one
+/// included). Returns the plan and the chunk's end. A chunk whose numbers are out of bounds
+/// is an error: [`ChunkRequest::parse`] refuses such requests before they get here.
+pub(crate) fn plan(
+    own: Option<(i64, UploadState)>,
+    c: &Chunk<'_>,
+    in_flight: u64,
+    policy: &UploadPolicy,
+) -> StoreResult<(Plan, u64)> {
+    use outpost_core::sync::blobs::{MAX_BLOB_BYTES, MAX_CHUNK_BYTES};
+    let end = end_of(c.offset, c.bytes.len())
+        .filter(|&e| {
+            e <= c.size
+                && c.size <= MAX_BLOB_BYTES
+                && !c.bytes.is_empty()
+                && c.bytes.len() <= MAX_CHUNK_BYTES
+        })
+        .ok_or_else(|| {
+            crate::storage::StoreError::Invalid(format!(
+                "chunk {}+{} of a photo of {} bytes is out of bounds",
+                c.offset,
+                c.bytes.len(),
+                c.size
+            ))
+        })?;
+    let (plan, held) = match own {
+        // The device changed its mind about the size: it may start over, nothing else.
+        Some((id, u)) if u.size != c.size => {
+            if c.offset != 0 {
+                return Ok((Plan::Refuse(Append::SizeMismatch { size: u.size }), end));
+            }
+            (
+                Plan::Start { drop: Some(id) },
+                in_flight.saturating_sub(u.received),
+            )
+        }
+        Some((_, u)) if c.offset != u.received => {
+            let refuse = Append::OffsetMismatch {
+                received: u.received,
+            };
+            return Ok((Plan::Refuse(refuse), end));
+        }
+        Some((id, _)) => (Plan::Continue { id }, in_flight),
+        None if c.offset != 0 => {
+            return Ok((Plan::Refuse(Append::OffsetMismatch { received: 0 }), end));
+        }
+        None => (Plan::Start { drop: None }, in_flight),
+    };
+    let len = c.bytes.len() as u64;
+    if held.saturating_add(len) > policy.quota_bytes {
+        let refuse = Append::OverQuota {
+            in_flight: held,
+            quota: policy.quota_bytes,
+        };
+        return Ok((Plan::Refuse(refuse), end));
+    }
+    Ok((plan, end))
+}
+
+/// Hashes an upload's chunks as a backend reads them in offset order, checking that they
+/// follow each other without gap or overlap.
+pub(crate) struct Verifier {
+    hasher: sha2::Sha256,
+    next: u64,
+}
+
+impl Verifier {
+    pub(crate) fn new() -> Verifier {
+        use sha2::Digest;
+        Verifier {
+            hasher: sha2::Sha256::new(),
+            next: 0,
+        }
     }
 
-    #[test]
-    fn chunks_resume_verify_and_deduplicate() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = SqliteBlobStore::open(dir.path().join("b.db")).unwrap();
-        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7) as u8).collect();
-        let h = hash(&data);
-        let size = data.len() as u64;
-        assert_eq!(
-            s.append(&h, &h, 100, size, "image/jpeg", &data[100..200], 0)
-                .unwrap(),
-            Append::OffsetMismatch { received: 0 }
-        );
-        assert!(matches!(
-            s.append(&h, &h, 0, size, "image/jpeg", &data[..4000], 0)
-                .unwrap(),
-            Append::Stored(BlobMeta {
-                received: 4000,
-                complete: false,
-                ..
-            })
-        ));
-        // A repeated chunk (its reply was lost) is refused with where to continue.
-        assert_eq!(
-            s.append(&h, &h, 0, size, "image/jpeg", &data[..4000], 0)
-                .unwrap(),
-            Append::OffsetMismatch { received: 4000 }
-        );
-        assert!(
-            s.read(&h, 0, 10).is_err(),
-            "incomplete blobs are not served"
-        );
-        assert!(matches!(
-            s.append(&h, &h, 4000, size, "", &data[4000..], 0).unwrap(),
-            Append::Stored(BlobMeta { complete: true, .. })
-        ));
-        assert_eq!(s.read(&h, 0, size).unwrap(), data);
-        assert_eq!(s.read(&h, 3990, 4010).unwrap(), &data[3990..4010]);
-        // Uploading it again stores nothing.
-        assert!(matches!(
-            s.append(&h, &h, 0, size, "image/jpeg", &data[..10], 0)
-                .unwrap(),
-            Append::Stored(BlobMeta { complete: true, .. })
-        ));
+    /// Where the next chunk must start.
+    pub(crate) fn next(&self) -> u64 {
+        self.next
     }
 
-    #[test]
-    fn bytes_that_do_not_match_their_name_are_discarded() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = SqliteBlobStore::open(dir.path().join("b.db")).unwrap();
-        let data = vec![1u8; 3000];
-        let h = hash(&data);
-        let mut bad = data.clone();
-        bad[2500] ^= 0x40;
-        s.append(&h, &h, 0, 3000, "image/jpeg", &bad[..2000], 0)
-            .unwrap();
-        assert_eq!(
-            s.append(&h, &h, 2000, 3000, "", &bad[2000..], 0).unwrap(),
-            Append::HashMismatch
-        );
-        assert_eq!(s.meta(&h).unwrap(), None);
-        assert!(s.read(&h, 0, 3000).is_err());
+    pub(crate) fn feed(&mut self, offset: u64, bytes: &[u8]) -> StoreResult<()> {
+        use sha2::Digest;
+        if offset != self.next {
+            return Err(crate::storage::StoreError::Corrupt(format!(
+                "photo upload has a chunk at {offset}, expected {}",
+                self.next
+            )));
+        }
+        self.next = end_of(offset, bytes.len()).ok_or_else(|| {
+            crate::storage::StoreError::Corrupt("photo chunk past u64::MAX".into())
+        })?;
+        self.hasher.update(bytes);
+        Ok(())
     }
 
-    #[test]
-    fn ranges_parse_like_http_says() {
-        assert_eq!(parse_range("bytes=10-", 100), Some(Ok((10, 100))));
-        assert_eq!(parse_range("bytes=10-19", 100), Some(Ok((10, 20))));
-        assert_eq!(parse_range("bytes=10-1000", 100), Some(Ok((10, 100))));
-        assert_eq!(parse_range("bytes=100-", 100), Some(Err(())));
-        assert_eq!(parse_range("bytes=0-1,5-6", 100), None);
-        assert_eq!(parse_range("items=0-1", 100), None);
+    /// Whether the chunks fed make `size` bytes hashing to `hash`.
+    pub(crate) fn matches(self, size: u64, hash: &str) -> StoreResult<bool> {
+        use sha2::Digest;
+        if self.next != size {
+            return Err(crate::storage::StoreError::Corrupt(format!(
+                "photo upload holds {} of its {size} bytes",
+                self.next
+            )));
+        }
+        Ok(hex::encode(self.hasher.finalize()) == hash)
     }
+}
+
+/// Cuts bytes `start..end` out of the chunks that overlap them, fed in offset order.
+pub(crate) struct Assembler {
+    start: u64,
+    end: u64,
+    out: Vec<u8>,
+}
+
+impl Assembler {
+    /// Checks the range against the photo's size and [`READ_PIECE`].
+    pub(crate) fn new(hash: &str, start: u64, end: u64, size: u64) -> StoreResult<Assembler> {
+        if start >= end || end > size || end - start > READ_PIECE {
+            return Err(crate::storage::StoreError::Invalid(format!(
+                "bytes {start}..{end} of photo {hash} ({size} bytes) cannot be read in one piece"
+            )));
+        }
+        Ok(Assembler {
+            start,
+            end,
+            out: Vec::with_capacity((end - start) as usize),
+        })
+    }
+
+    /// The lowest chunk offset that can overlap the range (chunks are at most 1 MiB).
+    pub(crate) fn first_offset(&self) -> u64 {
+        self.start
+            .saturating_sub(outpost_core::sync::blobs::MAX_CHUNK_BYTES as u64 - 1)
+    }
+
+    pub(crate) fn feed(&mut self, at: u64, bytes: &[u8]) -> StoreResult<()> {
+        let gap = || crate::storage::StoreError::Corrupt("photo has a gap".into());
+        let chunk_end = end_of(at, bytes.len()).ok_or_else(gap)?;
+        if chunk_end <= self.start || at >= self.end {
+            return Ok(());
+        }
+        let want = self.start + self.out.len() as u64;
+        if at > want {
+            return Err(gap());
+        }
+        let from = (want - at) as usize;
+        let to = (self.end.min(chunk_end) - at) as usize;
+        if from < to {
+            self.out.extend_from_slice(&bytes[from..to]);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn finish(self) -> StoreResult<Vec<u8>> {
+        if self.out.len() as u64 != self.end - self.start {
+            return Err(crate::storage::StoreError::Corrupt("photo is short".into()));
+        }
+        Ok(self.out)
+    }
+}
+
+/// The photo store beside the documents: in the PostgreSQL database at `database`, or in
+/// `outpost-blobs.db` in `data_dir`.
+pub fn open_blob_store(
+    data_dir: &std::path::Path,
+    database: Option<&str>,
+    policy: UploadPolicy,
+) -> StoreResult<Arc<dyn BlobStore>> {
+    Ok(match database {
+        Some(url) => Arc::new(PostgresBlobStore::open_with(url, policy)?),
+        None => Arc::new(SqliteBlobStore::open_with(
+            data_dir.join("outpost-blobs.db"),
+            policy,
+        )?),
+    })
 }

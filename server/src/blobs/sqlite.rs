@@ -1,0 +1,450 @@
+//! Photos in their own SQLite file beside the documents' (`outpost-blobs.db`), opened with
+//! the same settings ([`crate::open::open_sqlite`]: WAL, `synchronous = FULL`): an offset
+//! the server acknowledged is on disk. One connection writes; reads (ranges, status) take a
+//! connection from a small pool and run beside the writer.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::{
+    Append, Assembler, BlobStore, Chunk, Photo, Plan, UploadPolicy, UploadState, Verifier, plan,
+};
+use crate::open::{migrate, open_sqlite};
+use crate::storage::{Scope, StoreError, StoreResult};
+
+const MIGRATIONS: &[&str] = &[
+    r#"
+    -- One row per blob being uploaded or complete; its bytes in chunk rows.
+    CREATE TABLE blobs (
+        hash TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        received INTEGER NOT NULL,
+        complete INTEGER NOT NULL,
+        mime TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE blob_chunks (
+        hash TEXT NOT NULL REFERENCES blobs(hash) ON DELETE CASCADE,
+        offset INTEGER NOT NULL,
+        bytes BLOB NOT NULL,
+        PRIMARY KEY (hash, offset)
+    ) STRICT, WITHOUT ROWID;
+    -- Which documents reference which photo, and the scope keys those documents carry.
+    CREATE TABLE blob_refs (
+        hash TEXT NOT NULL,
+        doc_id TEXT NOT NULL,
+        PRIMARY KEY (hash, doc_id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE blob_doc_keys (
+        doc_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        PRIMARY KEY (doc_id, key)
+    ) STRICT, WITHOUT ROWID;
+"#,
+    r#"
+    -- 0: a claim, made by someone who could not see the photo; it opens nothing until the
+    -- claimant uploads the bytes.
+    ALTER TABLE blob_refs ADD COLUMN proven INTEGER NOT NULL DEFAULT 1;
+"#,
+    r#"
+    -- Uploads per (photo, device): one device's wrong size or bytes spoil only its own.
+    -- A complete upload is the photo's bytes (`photos.upload`) and is never dropped.
+    CREATE TABLE photo_uploads (
+        id INTEGER PRIMARY KEY,
+        hash TEXT NOT NULL,
+        device TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        received INTEGER NOT NULL,
+        mime TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        touched_at INTEGER NOT NULL,
+        complete INTEGER NOT NULL
+    ) STRICT;
+    CREATE UNIQUE INDEX photo_uploads_open ON photo_uploads(hash, device) WHERE complete = 0;
+    CREATE INDEX photo_uploads_device ON photo_uploads(device, touched_at) WHERE complete = 0;
+    CREATE INDEX photo_uploads_idle ON photo_uploads(touched_at) WHERE complete = 0;
+    -- Chunks are large: a rowid table keeps them in overflow pages, off the index.
+    CREATE TABLE photo_chunks (
+        upload INTEGER NOT NULL REFERENCES photo_uploads(id) ON DELETE CASCADE,
+        offset INTEGER NOT NULL,
+        bytes BLOB NOT NULL,
+        PRIMARY KEY (upload, offset)
+    ) STRICT;
+    CREATE TABLE photos (
+        hash TEXT PRIMARY KEY,
+        upload INTEGER NOT NULL REFERENCES photo_uploads(id),
+        size INTEGER NOT NULL,
+        mime TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    ) STRICT;
+    -- Complete photos of the earlier layout move over (their uploader is unknown); the
+    -- unfinished uploads and proof uploads are dropped: devices resume from offset 0.
+    INSERT INTO photo_uploads(hash, device, size, received, mime, started_at, touched_at, complete)
+        SELECT hash, '', size, received, mime, created_at, created_at, 1 FROM blobs
+         WHERE complete = 1 AND length(hash) = 64;
+    INSERT INTO photo_chunks(upload, offset, bytes)
+        SELECT u.id, c.offset, c.bytes FROM blob_chunks c JOIN photo_uploads u ON u.hash = c.hash;
+    INSERT INTO photos(hash, upload, size, mime, created_at)
+        SELECT hash, id, size, mime, started_at FROM photo_uploads;
+    DROP TABLE blob_chunks;
+    DROP TABLE blobs;
+"#,
+];
+
+/// Readers kept open between requests.
+const POOL: usize = 8;
+
+pub struct SqliteBlobStore {
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    path: PathBuf,
+    policy: UploadPolicy,
+}
+
+impl SqliteBlobStore {
+    /// Opens (creating or upgrading) the photo store at `path` with the default policy.
+    pub fn open(path: impl AsRef<Path>) -> StoreResult<SqliteBlobStore> {
+        SqliteBlobStore::open_with(path, UploadPolicy::default())
+    }
+
+    pub fn open_with(path: impl AsRef<Path>, policy: UploadPolicy) -> StoreResult<SqliteBlobStore> {
+        let path = path.as_ref().to_path_buf();
+        let conn = open_sqlite(&path)?;
+        migrate(&conn, MIGRATIONS, &path)?;
+        Ok(SqliteBlobStore {
+            writer: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
+            path,
+            policy,
+        })
+    }
+
+    fn write<R>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<R>,
+    ) -> StoreResult<R> {
+        // A panic mid-transaction rolled it back; the connection is fine.
+        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn read<R>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<R>,
+    ) -> StoreResult<R> {
+        let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => open_sqlite(&self.path)?,
+        };
+        let out = {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let out = f(&tx);
+            tx.finish()?;
+            out
+        };
+        let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < POOL {
+            pool.push(conn);
+        }
+        out
+    }
+}
+
+fn photo_of(c: &Connection, hash: &str) -> StoreResult<Option<(i64, Photo)>> {
+    Ok(
+        c.prepare_cached("SELECT upload, size, mime FROM photos WHERE hash = ?1")?
+            .query_row([hash], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    Photo {
+                        size: r.get::<_, i64>(1)? as u64,
+                        mime: r.get(2)?,
+                    },
+                ))
+            })
+            .optional()?,
+    )
+}
+
+fn upload_of(
+    c: &Connection,
+    hash: &str,
+    device: &str,
+    since: i64,
+) -> StoreResult<Option<(i64, UploadState)>> {
+    Ok(c.prepare_cached(
+        "SELECT id, size, received FROM photo_uploads
+              WHERE hash = ?1 AND device = ?2 AND complete = 0 AND touched_at >= ?3",
+    )?
+    .query_row(params![hash, device, since], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            UploadState {
+                size: r.get::<_, i64>(1)? as u64,
+                received: r.get::<_, i64>(2)? as u64,
+            },
+        ))
+    })
+    .optional()?)
+}
+
+fn in_flight_of(c: &Connection, device: &str, since: i64) -> StoreResult<u64> {
+    let n: i64 = c
+        .prepare_cached(
+            "SELECT coalesce(sum(received), 0) FROM photo_uploads
+              WHERE device = ?1 AND complete = 0 AND touched_at >= ?2",
+        )?
+        .query_row(params![device, since], |r| r.get(0))?;
+    Ok(n.max(0) as u64)
+}
+
+fn blob(r: &rusqlite::Row<'_>, i: usize) -> StoreResult<Vec<u8>> {
+    r.get_ref(i)?
+        .as_blob()
+        .map(<[u8]>::to_vec)
+        .map_err(|e| StoreError::Corrupt(format!("photo chunk: {e}")))
+}
+
+impl BlobStore for SqliteBlobStore {
+    fn policy(&self) -> UploadPolicy {
+        self.policy
+    }
+
+    fn photo(&self, hash: &str) -> StoreResult<Option<Photo>> {
+        self.read(|c| Ok(photo_of(c, hash)?.map(|(_, p)| p)))
+    }
+
+    fn upload(&self, hash: &str, device: &str, now: i64) -> StoreResult<Option<UploadState>> {
+        let since = self.policy.expired_before(now);
+        self.read(|c| Ok(upload_of(c, hash, device, since)?.map(|(_, u)| u)))
+    }
+
+    fn in_flight(&self, device: &str, now: i64) -> StoreResult<u64> {
+        let since = self.policy.expired_before(now);
+        self.read(|c| in_flight_of(c, device, since))
+    }
+
+    fn append(
+        &self,
+        device: &str,
+        chunk: &Chunk<'_>,
+        share: bool,
+        now: i64,
+    ) -> StoreResult<Append> {
+        let since = self.policy.expired_before(now);
+        self.write(|tx| {
+            // This device's expired uploads go first: they no longer count or resume.
+            tx.prepare_cached(
+                "DELETE FROM photo_uploads WHERE device = ?1 AND complete = 0 AND touched_at < ?2",
+            )?
+            .execute(params![device, since])?;
+            if share && let Some((_, p)) = photo_of(tx, chunk.hash)? {
+                // Someone finished it: this device's own upload is no longer needed.
+                tx.prepare_cached(
+                    "DELETE FROM photo_uploads WHERE hash = ?1 AND device = ?2 AND complete = 0",
+                )?
+                .execute([chunk.hash, device])?;
+                return Ok(Append::Stored {
+                    received: p.size,
+                    complete: true,
+                });
+            }
+            let own = upload_of(tx, chunk.hash, device, since)?;
+            let (plan, end) = plan(own, chunk, in_flight_of(tx, device, since)?, &self.policy)?;
+            let id = match plan {
+                Plan::Refuse(answer) => return Ok(answer),
+                Plan::Continue { id } => id,
+                Plan::Start { drop } => {
+                    if let Some(old) = drop {
+                        tx.execute("DELETE FROM photo_uploads WHERE id = ?1", [old])?;
+                    }
+                    tx.prepare_cached(
+                        "INSERT INTO photo_uploads
+                           (hash, device, size, received, mime, started_at, touched_at, complete)
+                         VALUES (?1, ?2, ?3, 0, ?4, ?5, ?5, 0) RETURNING id",
+                    )?
+                    .query_row(
+                        params![chunk.hash, device, chunk.size as i64, chunk.mime, now],
+                        |r| r.get::<_, i64>(0),
+                    )?
+                }
+            };
+            tx.prepare_cached(
+                "INSERT INTO photo_chunks(upload, offset, bytes) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![id, chunk.offset as i64, chunk.bytes])?;
+            tx.prepare_cached(
+                "UPDATE photo_uploads SET received = ?2, touched_at = ?3 WHERE id = ?1",
+            )?
+            .execute(params![id, end as i64, now])?;
+            if end < chunk.size {
+                return Ok(Append::Stored {
+                    received: end,
+                    complete: false,
+                });
+            }
+            // The last chunk: hash the whole upload, one row at a time, in this transaction.
+            let mut v = Verifier::new();
+            {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT offset, bytes FROM photo_chunks WHERE upload = ?1 ORDER BY offset",
+                )?;
+                let mut rows = stmt.query([id])?;
+                while let Some(r) = rows.next()? {
+                    let at = r.get::<_, i64>(0)? as u64;
+                    let bytes = r
+                        .get_ref(1)?
+                        .as_blob()
+                        .map_err(|e| StoreError::Corrupt(format!("photo chunk: {e}")))?;
+                    v.feed(at, bytes)?;
+                }
+            }
+            if !v.matches(chunk.size, chunk.hash)? {
+                tx.execute("DELETE FROM photo_uploads WHERE id = ?1", [id])?;
+                return Ok(Append::HashMismatch);
+            }
+            if photo_of(tx, chunk.hash)?.is_some() {
+                // Another upload won (or this was a proof): the bytes are stored already.
+                tx.execute("DELETE FROM photo_uploads WHERE id = ?1", [id])?;
+            } else {
+                tx.execute("UPDATE photo_uploads SET complete = 1 WHERE id = ?1", [id])?;
+                tx.prepare_cached(
+                    "INSERT INTO photos(hash, upload, size, mime, created_at)
+                     SELECT hash, id, size, mime, ?2 FROM photo_uploads WHERE id = ?1",
+                )?
+                .execute(params![id, now])?;
+            }
+            Ok(Append::Stored {
+                received: end,
+                complete: true,
+            })
+        })
+    }
+
+    fn read(&self, hash: &str, start: u64, end: u64) -> StoreResult<Vec<u8>> {
+        self.read(|c| {
+            let (upload, photo) = photo_of(c, hash)?
+                .ok_or_else(|| StoreError::Invalid(format!("photo {hash} is not complete")))?;
+            let mut a = Assembler::new(hash, start, end, photo.size)?;
+            let mut stmt = c.prepare_cached(
+                "SELECT offset, bytes FROM photo_chunks
+                  WHERE upload = ?1 AND offset >= ?2 AND offset < ?3 ORDER BY offset",
+            )?;
+            let mut rows = stmt.query(params![upload, a.first_offset() as i64, end as i64])?;
+            while let Some(r) = rows.next()? {
+                a.feed(r.get::<_, i64>(0)? as u64, &blob(r, 1)?)?;
+            }
+            a.finish()
+        })
+    }
+
+    fn sweep(&self, now: i64) -> StoreResult<u64> {
+        let since = self.policy.expired_before(now);
+        self.write(|tx| {
+            Ok(tx
+                .prepare_cached("DELETE FROM photo_uploads WHERE complete = 0 AND touched_at < ?1")?
+                .execute([since])? as u64)
+        })
+    }
+
+    fn set_refs(
+        &self,
+        doc_id: &str,
+        hashes: &[String],
+        keys: &[String],
+        pusher: &Scope,
+    ) -> StoreResult<()> {
+        self.write(|tx| {
+            for h in hashes {
+                let known: bool = tx
+                    .prepare_cached(
+                        "SELECT EXISTS(SELECT 1 FROM blob_refs WHERE hash = ?1 AND doc_id = ?2)",
+                    )?
+                    .query_row([h, doc_id], |r| r.get(0))?;
+                if known {
+                    continue;
+                }
+                // The first reference comes before the upload (documents go first); a later
+                // one by someone who can see the photo already is as good.
+                let exists: bool = tx
+                    .prepare_cached(
+                        "SELECT EXISTS(SELECT 1 FROM photos WHERE hash = ?1)
+                             OR EXISTS(SELECT 1 FROM photo_uploads WHERE hash = ?1)",
+                    )?
+                    .query_row([h], |r| r.get(0))?;
+                let proven = !exists || refs_in(tx, h, pusher, true)?;
+                tx.prepare_cached(
+                    "INSERT INTO blob_refs(hash, doc_id, proven) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![h, doc_id, proven])?;
+            }
+            tx.prepare_cached("DELETE FROM blob_doc_keys WHERE doc_id = ?1")?
+                .execute([doc_id])?;
+            for k in keys {
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO blob_doc_keys(doc_id, key) VALUES (?1, ?2)",
+                )?
+                .execute([doc_id, k])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn visible(&self, hash: &str, scope: &Scope) -> StoreResult<bool> {
+        self.read(|c| refs_in(c, hash, scope, true))
+    }
+
+    fn claimed(&self, hash: &str, scope: &Scope) -> StoreResult<bool> {
+        self.read(|c| refs_in(c, hash, scope, false))
+    }
+
+    fn prove(&self, hash: &str, scope: &Scope) -> StoreResult<()> {
+        self.write(|tx| {
+            match scope {
+                Scope::All => {
+                    tx.execute("UPDATE blob_refs SET proven = 1 WHERE hash = ?1", [hash])?;
+                }
+                Scope::Keys(keys) => {
+                    let mut stmt = tx.prepare_cached(
+                        "UPDATE blob_refs SET proven = 1 WHERE hash = ?1 AND doc_id IN
+                           (SELECT doc_id FROM blob_doc_keys WHERE key = ?2)",
+                    )?;
+                    for k in keys {
+                        stmt.execute([hash, k])?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Whether a document in `scope` references `hash` with this `proven` flag.
+fn refs_in(c: &Connection, hash: &str, scope: &Scope, proven: bool) -> StoreResult<bool> {
+    match scope {
+        Scope::All => Ok(c
+            .prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM blob_refs WHERE hash = ?1 AND proven = ?2)",
+            )?
+            .query_row(params![hash, proven], |r| r.get(0))?),
+        Scope::Keys(keys) => {
+            let mut stmt = c.prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM blob_refs r
+                   JOIN blob_doc_keys k ON k.doc_id = r.doc_id
+                  WHERE r.hash = ?1 AND r.proven = ?3 AND k.key = ?2)",
+            )?;
+            for k in keys {
+                if stmt.query_row(params![hash, k, proven], |r| r.get::<_, bool>(0))? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
+    }
+}
