@@ -96,6 +96,12 @@ pub struct ServeArgs {
     /// Seconds requests in flight get to finish after a shutdown signal.
     #[arg(long, env = "OUTPOST_GRACE_SECS", default_value_t = 10)]
     pub grace_secs: u64,
+    /// Seconds an unfinished photo upload may stay idle before it is dropped.
+    #[arg(long, env = "OUTPOST_PHOTO_IDLE_SECS", default_value_t = 24 * 3600)]
+    pub photo_idle_secs: u64,
+    /// MiB one device's unfinished photo uploads may hold together.
+    #[arg(long, env = "OUTPOST_PHOTO_QUOTA_MIB", default_value_t = 64)]
+    pub photo_quota_mib: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -344,10 +350,14 @@ pub fn init_logs(format: LogFormat) {
 fn serve(data_dir: &Path, database: Option<&str>, args: ServeArgs) -> Res<()> {
     init_logs(args.log_format);
     let storage = open_storage(data_dir, database)?;
-    // Photos live in their own SQLite file beside the documents (`blobs.rs`).
-    let blobs = Arc::new(crate::blobs::SqliteBlobStore::open(
-        data_dir.join("outpost-blobs.db"),
-    )?);
+    // Photos live in the documents' database: PostgreSQL, or a SQLite file beside theirs.
+    let policy = crate::blobs::UploadPolicy {
+        idle_ms: i64::try_from(args.photo_idle_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+        quota_bytes: args.photo_quota_mib.saturating_mul(1 << 20),
+    };
+    let blobs = crate::blobs::open_blob_store(data_dir, database, policy)?;
+    // Declared before the runtime, so dropped after it (see `_keep` below).
+    let _keep_blobs = blobs.clone();
     let limits = Limits {
         max_body: args.max_body,
         max_page: args.max_page,
@@ -367,7 +377,9 @@ fn serve(data_dir: &Path, database: Option<&str>, args: ServeArgs) -> Res<()> {
         println!("outpost-server listening on http://{addr}");
         std::io::stdout().flush()?;
         let app = App::new(storage, limits);
-        app.set_blob_store(blobs);
+        let sweep_every = Duration::from_millis((policy.idle_ms / 4).clamp(1000, 600_000) as u64);
+        crate::blobs::spawn_sweeper(blobs.clone(), sweep_every);
+        app.set_blob_store(blobs.clone());
         api::serve(
             app,
             listener,
