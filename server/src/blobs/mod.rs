@@ -344,8 +344,11 @@ pub(crate) fn plan(
         }
         None => (Plan::Start { drop: None }, in_flight),
     };
+    // The chunk that completes an upload is always taken: its bytes leave the count in the
+    // same transaction (they become the photo or are dropped), so a full quota never keeps
+    // a device from finishing what it started.
     let len = c.bytes.len() as u64;
-    if held.saturating_add(len) > policy.quota_bytes {
+    if end < c.size && held.saturating_add(len) > policy.quota_bytes {
         let refuse = Append::OverQuota {
             in_flight: held,
             quota: policy.quota_bytes,

@@ -204,10 +204,10 @@ fn in_flight_of(c: &Connection, device: &str, since: i64) -> StoreResult<u64> {
     Ok(n.max(0) as u64)
 }
 
-fn blob(r: &rusqlite::Row<'_>, i: usize) -> StoreResult<Vec<u8>> {
+/// Column `i` of a chunk row, borrowed from SQLite's row buffer (not copied).
+fn blob<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> StoreResult<&'r [u8]> {
     r.get_ref(i)?
         .as_blob()
-        .map(<[u8]>::to_vec)
         .map_err(|e| StoreError::Corrupt(format!("photo chunk: {e}")))
 }
 
@@ -297,12 +297,7 @@ impl BlobStore for SqliteBlobStore {
                 )?;
                 let mut rows = stmt.query([id])?;
                 while let Some(r) = rows.next()? {
-                    let at = r.get::<_, i64>(0)? as u64;
-                    let bytes = r
-                        .get_ref(1)?
-                        .as_blob()
-                        .map_err(|e| StoreError::Corrupt(format!("photo chunk: {e}")))?;
-                    v.feed(at, bytes)?;
+                    v.feed(r.get::<_, i64>(0)? as u64, blob(r, 1)?)?;
                 }
             }
             if !v.matches(chunk.size, chunk.hash)? {
@@ -338,7 +333,7 @@ impl BlobStore for SqliteBlobStore {
             )?;
             let mut rows = stmt.query(params![upload, a.first_offset() as i64, end as i64])?;
             while let Some(r) = rows.next()? {
-                a.feed(r.get::<_, i64>(0)? as u64, &blob(r, 1)?)?;
+                a.feed(r.get::<_, i64>(0)? as u64, blob(r, 1)?)?;
             }
             a.finish()
         })
@@ -446,5 +441,57 @@ fn refs_in(c: &Connection, hash: &str, scope: &Scope, proven: bool) -> StoreResu
             }
             Ok(false)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A photo store of the earlier layout (one upload per hash, proof uploads under their
+    /// own keys) keeps its complete photos and references; unfinished uploads start over.
+    #[test]
+    fn an_earlier_store_keeps_its_complete_photos() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outpost-blobs.db");
+        let data: Vec<u8> = (0..3000u32).map(|i| (i * 7) as u8).collect();
+        let h = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&data));
+        let partial = "ab".repeat(32);
+        {
+            let c = open_sqlite(&path).unwrap();
+            migrate(&c, &MIGRATIONS[..2], &path).unwrap();
+            c.execute_batch(&format!(
+                "INSERT INTO blobs VALUES ('{h}', 3000, 3000, 1, 'image/jpeg', 5);
+                 INSERT INTO blobs VALUES ('{partial}', 9000, 1000, 0, 'image/png', 6);
+                 INSERT INTO blobs VALUES ('{h}.proof.dev', 3000, 1000, 0, 'image/jpeg', 7);
+                 INSERT INTO blob_refs(hash, doc_id, proven) VALUES ('{h}', 'case-1', 1);
+                 INSERT INTO blob_doc_keys VALUES ('case-1', 'g:G1');"
+            ))
+            .unwrap();
+            let mut ins = c
+                .prepare("INSERT INTO blob_chunks VALUES (?1, ?2, ?3)")
+                .unwrap();
+            ins.execute(params![h, 0, &data[..1000]]).unwrap();
+            ins.execute(params![h, 1000, &data[1000..]]).unwrap();
+            ins.execute(params![partial, 0, &data[..1000]]).unwrap();
+        }
+        let s = SqliteBlobStore::open(&path).unwrap();
+        assert_eq!(
+            s.photo(&h).unwrap(),
+            Some(Photo {
+                size: 3000,
+                mime: "image/jpeg".into()
+            })
+        );
+        assert_eq!(BlobStore::read(&s, &h, 0, 3000).unwrap(), data);
+        assert_eq!(s.photo(&partial).unwrap(), None);
+        assert!(s.visible(&h, &Scope::Keys(vec!["g:G1".into()])).unwrap());
+        let left: i64 = s
+            .writer
+            .lock()
+            .unwrap()
+            .query_row("SELECT count(*) FROM photo_uploads", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 1, "only the complete photo moved over");
     }
 }
