@@ -8,6 +8,7 @@ pub mod cli;
 pub mod directory;
 pub mod error;
 pub mod open;
+pub mod pg;
 pub mod scope;
 pub mod stats;
 pub mod storage;

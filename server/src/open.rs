@@ -2,9 +2,10 @@
 //! get the same durability and concurrency settings, so neither acknowledges a write that a
 //! power cut could take back.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::storage::{StoreError, StoreResult};
 
@@ -55,6 +56,59 @@ pub fn migrate(conn: &Connection, migrations: &[&str], path: &Path) -> StoreResu
         tx.commit()?;
     }
     Ok(())
+}
+
+/// One SQLite file: one connection writes (SQLite has one writer anyway), reads take a
+/// connection from a small pool and run beside it (WAL).
+pub struct SqlitePool {
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    path: PathBuf,
+    keep: usize,
+}
+
+impl SqlitePool {
+    /// Opens `path`, runs its `migrations`, and keeps up to `keep` idle readers.
+    pub fn open(path: &Path, migrations: &[&str], keep: usize) -> StoreResult<SqlitePool> {
+        let conn = open_sqlite(path)?;
+        migrate(&conn, migrations, path)?;
+        Ok(SqlitePool {
+            writer: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
+            path: path.to_path_buf(),
+            keep,
+        })
+    }
+
+    /// `f` in one write transaction (taken at once, `IMMEDIATE`), committed if it succeeds.
+    pub fn write<R>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<R>) -> StoreResult<R> {
+        // A panic mid-transaction rolled it back; the connection is fine.
+        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// `f` in one read transaction: every query sees the same snapshot.
+    pub fn read<R>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<R>) -> StoreResult<R> {
+        let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => open_sqlite(&self.path)?,
+        };
+        let out = {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let out = f(&tx);
+            tx.finish()?;
+            out
+        };
+        let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < self.keep {
+            pool.push(conn);
+        }
+        out
+    }
 }
 
 #[cfg(test)]

@@ -16,20 +16,15 @@
 //! time, and claims the photo with `INSERT … ON CONFLICT (hash) DO NOTHING`: when two
 //! devices complete the same photo at once, the second waits for the first to commit and
 //! then drops its own copy. A deadlock, serialization failure or unique-key race rolls the
-//! transaction back and runs it again.
+//! transaction back and runs it again (`crate::pg`). The append itself is written once for
+//! both backends (`super::tx`).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Duration;
+use postgres::IsolationLevel;
+use postgres::Row;
 
-use postgres::error::SqlState;
-use postgres::types::ToSql;
-use postgres::{Client, IsolationLevel, NoTls, Row, Statement, Transaction};
-
-use super::{
-    Append, Assembler, BlobStore, Chunk, Photo, Plan, READ_PIECE, UploadPolicy, UploadState,
-    Verifier, plan,
-};
+use super::tx::{Assembler, PhotoTx, Verifier, append_in, set_refs_in};
+use super::{Append, BlobStore, Chunk, Photo, READ_PIECE, UploadPolicy, UploadState};
+use crate::pg::{Cx, Fail, PgPool, Res};
 use crate::storage::{Scope, StoreError, StoreResult};
 
 const MIGRATIONS: &[&str] = &[r#"
@@ -80,96 +75,10 @@ const MIGRATIONS: &[&str] = &[r#"
 const MIGRATE_LOCK: i64 = 0x6f75_7470_6f73_7402;
 /// Idle connections kept between requests.
 const POOL: usize = 16;
-/// Runs of a write transaction that lost a race.
-const ATTEMPTS: u32 = 8;
-
-struct Conn {
-    client: Client,
-    stmts: HashMap<&'static str, Statement>,
-}
 
 pub struct PostgresBlobStore {
-    config: postgres::Config,
-    pool: Mutex<Vec<Conn>>,
+    pool: PgPool,
     policy: UploadPolicy,
-}
-
-enum Fail {
-    Pg(postgres::Error),
-    Store(StoreError),
-}
-
-impl From<postgres::Error> for Fail {
-    fn from(e: postgres::Error) -> Self {
-        Fail::Pg(e)
-    }
-}
-
-impl From<StoreError> for Fail {
-    fn from(e: StoreError) -> Self {
-        Fail::Store(e)
-    }
-}
-
-impl Fail {
-    fn retryable(&self) -> bool {
-        let Fail::Pg(e) = self else { return false };
-        matches!(
-            e.code(),
-            Some(c) if *c == SqlState::T_R_DEADLOCK_DETECTED
-                || *c == SqlState::T_R_SERIALIZATION_FAILURE
-                || *c == SqlState::UNIQUE_VIOLATION
-        )
-    }
-
-    fn into_store(self) -> StoreError {
-        match self {
-            Fail::Pg(e) => StoreError::Db(match e.as_db_error() {
-                Some(db) => format!("{}: {}", db.code().code(), db.message()),
-                None => e.to_string(),
-            }),
-            Fail::Store(e) => e,
-        }
-    }
-}
-
-type Res<T> = Result<T, Fail>;
-
-/// One transaction with its connection's prepared statements.
-struct Cx<'a> {
-    tx: Transaction<'a>,
-    stmts: &'a mut HashMap<&'static str, Statement>,
-}
-
-impl Cx<'_> {
-    fn stmt(&mut self, sql: &'static str) -> Res<Statement> {
-        if let Some(s) = self.stmts.get(sql) {
-            return Ok(s.clone());
-        }
-        let s = self.tx.prepare(sql)?;
-        self.stmts.insert(sql, s.clone());
-        Ok(s)
-    }
-
-    fn query(&mut self, sql: &'static str, p: &[&(dyn ToSql + Sync)]) -> Res<Vec<Row>> {
-        let s = self.stmt(sql)?;
-        Ok(self.tx.query(&s, p)?)
-    }
-
-    fn opt(&mut self, sql: &'static str, p: &[&(dyn ToSql + Sync)]) -> Res<Option<Row>> {
-        let s = self.stmt(sql)?;
-        Ok(self.tx.query_opt(&s, p)?)
-    }
-
-    fn one(&mut self, sql: &'static str, p: &[&(dyn ToSql + Sync)]) -> Res<Row> {
-        let s = self.stmt(sql)?;
-        Ok(self.tx.query_one(&s, p)?)
-    }
-
-    fn exec(&mut self, sql: &'static str, p: &[&(dyn ToSql + Sync)]) -> Res<u64> {
-        let s = self.stmt(sql)?;
-        Ok(self.tx.execute(&s, p)?)
-    }
 }
 
 /// A stored count or offset; negative ones only come from a damaged row.
@@ -190,132 +99,46 @@ impl PostgresBlobStore {
     }
 
     pub fn open_with(url: &str, policy: UploadPolicy) -> StoreResult<PostgresBlobStore> {
-        let mut config: postgres::Config = url
-            .parse()
-            .map_err(|e: postgres::Error| StoreError::Invalid(format!("database URL: {e}")))?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(Duration::from_secs(10));
-        }
-        config.application_name("outpost-server photos");
         let store = PostgresBlobStore {
-            config,
-            pool: Mutex::new(Vec::new()),
+            pool: PgPool::new(url, "outpost-server photos", POOL)?,
             policy,
         };
         store.migrate()?;
         Ok(store)
     }
 
-    fn run<R>(
-        &self,
-        isolation: IsolationLevel,
-        read_only: bool,
-        f: impl FnOnce(&mut Cx<'_>) -> Res<R>,
-    ) -> Res<R> {
-        let pooled = self.pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let mut conn = match pooled {
-            Some(c) if !c.client.is_closed() => c,
-            _ => Conn {
-                client: self.config.connect(NoTls).map_err(|e| {
-                    Fail::Store(StoreError::Db(format!(
-                        "connect: {}",
-                        Fail::Pg(e).into_store()
-                    )))
-                })?,
-                stmts: HashMap::new(),
-            },
-        };
-        let out = (|| {
-            let tx = conn
-                .client
-                .build_transaction()
-                .isolation_level(isolation)
-                .read_only(read_only)
-                .start()?;
-            let mut cx = Cx {
-                tx,
-                stmts: &mut conn.stmts,
-            };
-            let out = f(&mut cx)?;
-            cx.tx.commit()?;
-            Ok(out)
-        })();
-        if !conn.client.is_closed() {
-            let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
-            if pool.len() < POOL {
-                pool.push(conn);
-            }
-        }
-        out
-    }
-
-    fn read<R>(&self, f: impl FnOnce(&mut Cx<'_>) -> Res<R>) -> StoreResult<R> {
-        self.run(IsolationLevel::ReadCommitted, true, f)
+    fn migrate(&self) -> StoreResult<()> {
+        self.pool
+            .run(IsolationLevel::ReadCommitted, false, |cx| {
+                // Two processes starting at once: one migrates, the other waits and sees it
+                // done.
+                cx.exec("SELECT pg_advisory_xact_lock($1)::text", &[&MIGRATE_LOCK])?;
+                cx.tx
+                    .batch_execute("SET LOCAL client_min_messages = warning")?;
+                cx.tx.batch_execute(
+                    "CREATE TABLE IF NOT EXISTS photo_schema (id INT PRIMARY KEY, version BIGINT NOT NULL);
+                     INSERT INTO photo_schema(id, version) VALUES (1, 0) ON CONFLICT DO NOTHING;",
+                )?;
+                let version: i64 = cx
+                    .one("SELECT version FROM photo_schema WHERE id = 1", &[])?
+                    .try_get(0)?;
+                if version > MIGRATIONS.len() as i64 {
+                    return Err(StoreError::Invalid(format!(
+                        "the photo tables were written by a newer server (schema {version})"
+                    ))
+                    .into());
+                }
+                for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+                    cx.tx.batch_execute(sql)?;
+                    cx.exec(
+                        "UPDATE photo_schema SET version = $1 WHERE id = 1",
+                        &[&(i as i64 + 1)],
+                    )?;
+                }
+                Ok(())
+            })
             .map_err(Fail::into_store)
     }
-
-    /// A write transaction, run again when it lost a race with another process.
-    fn write<R>(&self, mut f: impl FnMut(&mut Cx<'_>) -> Res<R>) -> StoreResult<R> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.run(IsolationLevel::ReadCommitted, false, &mut f) {
-                Err(e) if attempt < ATTEMPTS && e.retryable() => {
-                    let jitter = u64::from(rand::random::<u8>() % 20);
-                    std::thread::sleep(Duration::from_millis((1u64 << attempt.min(6)) + jitter));
-                }
-                other => return other.map_err(Fail::into_store),
-            }
-        }
-    }
-
-    fn migrate(&self) -> StoreResult<()> {
-        self.run(IsolationLevel::ReadCommitted, false, |cx| {
-            // Two processes starting at once: one migrates, the other waits and sees it done.
-            cx.exec("SELECT pg_advisory_xact_lock($1)::text", &[&MIGRATE_LOCK])?;
-            cx.tx
-                .batch_execute("SET LOCAL client_min_messages = warning")?;
-            cx.tx.batch_execute(
-                "CREATE TABLE IF NOT EXISTS photo_schema (id INT PRIMARY KEY, version BIGINT NOT NULL);
-                 INSERT INTO photo_schema(id, version) VALUES (1, 0) ON CONFLICT DO NOTHING;",
-            )?;
-            let version: i64 = cx
-                .one("SELECT version FROM photo_schema WHERE id = 1", &[])?
-                .try_get(0)?;
-            if version > MIGRATIONS.len() as i64 {
-                return Err(StoreError::Invalid(format!(
-                    "the photo tables were written by a newer server (schema {version})"
-                ))
-                .into());
-            }
-            for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
-                cx.tx.batch_execute(sql)?;
-                cx.exec(
-                    "UPDATE photo_schema SET version = $1 WHERE id = 1",
-                    &[&(i as i64 + 1)],
-                )?;
-            }
-            Ok(())
-        })
-        .map_err(Fail::into_store)
-    }
-}
-
-fn photo_of(cx: &mut Cx<'_>, hash: &str) -> Res<Option<(i64, Photo)>> {
-    let Some(r) = cx.opt(
-        "SELECT upload, size, mime FROM photos WHERE hash = $1",
-        &[&hash],
-    )?
-    else {
-        return Ok(None);
-    };
-    Ok(Some((
-        r.try_get(0)?,
-        Photo {
-            size: unsigned(r.try_get(1)?)?,
-            mime: r.try_get(2)?,
-        },
-    )))
 }
 
 fn upload_row(r: Option<Row>) -> Res<Option<(i64, UploadState)>> {
@@ -329,32 +152,185 @@ fn upload_row(r: Option<Row>) -> Res<Option<(i64, UploadState)>> {
     )))
 }
 
-fn in_flight_of(cx: &mut Cx<'_>, device: &str, since: i64) -> Res<u64> {
-    let n: i64 = cx
-        .one(
-            "SELECT coalesce(sum(received), 0)::BIGINT FROM photo_uploads
-              WHERE device = $1 AND NOT complete AND touched_at >= $2",
-            &[&device, &since],
-        )?
-        .try_get(0)?;
-    unsigned(n)
+fn photo_row(cx: &mut Cx<'_>, hash: &str) -> Res<Option<(i64, Photo)>> {
+    let sql = "SELECT upload, size, mime FROM photos WHERE hash = $1";
+    let Some(r) = cx.opt(sql, &[&hash])? else {
+        return Ok(None);
+    };
+    Ok(Some((
+        r.try_get(0)?,
+        Photo {
+            size: unsigned(r.try_get(1)?)?,
+            mime: r.try_get(2)?,
+        },
+    )))
 }
 
-/// Whether a document in `scope` references `hash` with this `proven` flag.
-fn refs_in(cx: &mut Cx<'_>, hash: &str, scope: &Scope, proven: bool) -> Res<bool> {
-    let row = match scope {
-        Scope::All => cx.one(
-            "SELECT EXISTS(SELECT 1 FROM photo_refs WHERE hash = $1 AND proven = $2)",
-            &[&hash, &proven],
-        )?,
-        Scope::Keys(keys) => cx.one(
-            "SELECT EXISTS(SELECT 1 FROM photo_refs r
-               JOIN photo_doc_keys k ON k.doc_id = r.doc_id
-              WHERE r.hash = $1 AND r.proven = $2 AND k.key = ANY($3))",
-            &[&hash, &proven, keys],
-        )?,
-    };
-    Ok(row.try_get(0)?)
+impl PhotoTx for Cx<'_> {
+    type E = Fail;
+
+    fn lock_device(&mut self, device: &str) -> Res<()> {
+        // One append per device at a time, across processes: its quota is exact.
+        self.exec(
+            "SELECT pg_advisory_xact_lock(hashtextextended('outpost photo upload ' || $1, 0))::text",
+            &[&device],
+        )?;
+        Ok(())
+    }
+
+    fn drop_expired(&mut self, device: &str, since: i64) -> Res<()> {
+        self.exec(
+            "DELETE FROM photo_uploads WHERE device = $1 AND NOT complete AND touched_at < $2",
+            &[&device, &since],
+        )?;
+        Ok(())
+    }
+
+    fn photo(&mut self, hash: &str) -> Res<Option<Photo>> {
+        Ok(photo_row(self, hash)?.map(|(_, p)| p))
+    }
+
+    fn own_upload(&mut self, hash: &str, device: &str) -> Res<Option<(i64, UploadState)>> {
+        let r = self.opt(
+            "SELECT id, size, received FROM photo_uploads
+              WHERE hash = $1 AND device = $2 AND NOT complete FOR UPDATE",
+            &[&hash, &device],
+        )?;
+        upload_row(r)
+    }
+
+    fn in_flight(&mut self, device: &str, since: i64) -> Res<u64> {
+        let n: i64 = self
+            .one(
+                "SELECT coalesce(sum(received), 0)::BIGINT FROM photo_uploads
+                  WHERE device = $1 AND NOT complete AND touched_at >= $2",
+                &[&device, &since],
+            )?
+            .try_get(0)?;
+        unsigned(n)
+    }
+
+    fn drop_upload(&mut self, id: i64) -> Res<()> {
+        self.exec("DELETE FROM photo_uploads WHERE id = $1", &[&id])?;
+        Ok(())
+    }
+
+    fn start_upload(&mut self, device: &str, c: &Chunk<'_>, now: i64) -> Res<i64> {
+        Ok(self
+            .one(
+                "INSERT INTO photo_uploads
+                   (hash, device, size, received, mime, started_at, touched_at, complete)
+                 VALUES ($1, $2, $3, 0, $4, $5, $5, false) RETURNING id",
+                &[&c.hash, &device, &signed(c.size)?, &c.mime, &now],
+            )?
+            .try_get(0)?)
+    }
+
+    fn put_chunk(&mut self, id: i64, c: &Chunk<'_>, end: u64, now: i64) -> Res<()> {
+        self.exec(
+            "INSERT INTO photo_chunks(upload, pos, bytes) VALUES ($1, $2, $3)",
+            &[&id, &signed(c.offset)?, &c.bytes],
+        )?;
+        self.exec(
+            "UPDATE photo_uploads SET received = $2, touched_at = $3 WHERE id = $1",
+            &[&id, &signed(end)?, &now],
+        )?;
+        Ok(())
+    }
+
+    fn hash_chunks(&mut self, id: i64, size: u64, v: &mut Verifier) -> Res<()> {
+        // 1 MiB of rows at a time: a chunk is at most 1 MiB, so each window starts with the
+        // next chunk, and at most 2 MiB are in memory.
+        while v.next() < size {
+            let from = signed(v.next())?;
+            let to = signed(v.next().saturating_add(READ_PIECE))?;
+            let rows = self.query(
+                "SELECT pos, bytes FROM photo_chunks
+                  WHERE upload = $1 AND pos >= $2 AND pos < $3 ORDER BY pos",
+                &[&id, &from, &to],
+            )?;
+            if rows.is_empty() {
+                break;
+            }
+            for r in rows {
+                let bytes: &[u8] = r.try_get(1)?;
+                v.feed(unsigned(r.try_get(0)?)?, bytes)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn claim_photo(&mut self, id: i64, now: i64) -> Res<bool> {
+        // Of two uploads completing at once, the second waits here for the first to commit
+        // and then inserts nothing.
+        let won = self.exec(
+            "INSERT INTO photos(hash, upload, size, mime, created_at)
+             SELECT hash, id, size, mime, $2 FROM photo_uploads WHERE id = $1
+             ON CONFLICT (hash) DO NOTHING",
+            &[&id, &now],
+        )? == 1;
+        if won {
+            self.exec(
+                "UPDATE photo_uploads SET complete = true WHERE id = $1",
+                &[&id],
+            )?;
+        }
+        Ok(won)
+    }
+
+    fn ref_known(&mut self, hash: &str, doc_id: &str) -> Res<bool> {
+        Ok(self
+            .one(
+                "SELECT EXISTS(SELECT 1 FROM photo_refs WHERE hash = $1 AND doc_id = $2)",
+                &[&hash, &doc_id],
+            )?
+            .try_get(0)?)
+    }
+
+    fn photo_or_upload(&mut self, hash: &str) -> Res<bool> {
+        Ok(self
+            .one(
+                "SELECT EXISTS(SELECT 1 FROM photos WHERE hash = $1)
+                     OR EXISTS(SELECT 1 FROM photo_uploads WHERE hash = $1)",
+                &[&hash],
+            )?
+            .try_get(0)?)
+    }
+
+    fn refs_in(&mut self, hash: &str, scope: &Scope, proven: bool) -> Res<bool> {
+        let row = match scope {
+            Scope::All => self.one(
+                "SELECT EXISTS(SELECT 1 FROM photo_refs WHERE hash = $1 AND proven = $2)",
+                &[&hash, &proven],
+            )?,
+            Scope::Keys(keys) => self.one(
+                "SELECT EXISTS(SELECT 1 FROM photo_refs r
+                   JOIN photo_doc_keys k ON k.doc_id = r.doc_id
+                  WHERE r.hash = $1 AND r.proven = $2 AND k.key = ANY($3))",
+                &[&hash, &proven, keys],
+            )?,
+        };
+        Ok(row.try_get(0)?)
+    }
+
+    fn insert_ref(&mut self, hash: &str, doc_id: &str, proven: bool) -> Res<()> {
+        self.exec(
+            "INSERT INTO photo_refs(hash, doc_id, proven) VALUES ($1, $2, $3)
+             ON CONFLICT (hash, doc_id) DO NOTHING",
+            &[&hash, &doc_id, &proven],
+        )?;
+        Ok(())
+    }
+
+    fn set_doc_keys(&mut self, doc_id: &str, keys: &[String]) -> Res<()> {
+        self.exec("DELETE FROM photo_doc_keys WHERE doc_id = $1", &[&doc_id])?;
+        self.exec(
+            "INSERT INTO photo_doc_keys(doc_id, key) SELECT $1, unnest($2::TEXT[])
+             ON CONFLICT DO NOTHING",
+            &[&doc_id, &keys],
+        )?;
+        Ok(())
+    }
 }
 
 impl BlobStore for PostgresBlobStore {
@@ -363,12 +339,12 @@ impl BlobStore for PostgresBlobStore {
     }
 
     fn photo(&self, hash: &str) -> StoreResult<Option<Photo>> {
-        self.read(|cx| Ok(photo_of(cx, hash)?.map(|(_, p)| p)))
+        self.pool.read(|cx| cx.photo(hash))
     }
 
     fn upload(&self, hash: &str, device: &str, now: i64) -> StoreResult<Option<UploadState>> {
         let since = self.policy.expired_before(now);
-        self.read(|cx| {
+        self.pool.read(|cx| {
             let r = cx.opt(
                 "SELECT id, size, received FROM photo_uploads
                   WHERE hash = $1 AND device = $2 AND NOT complete AND touched_at >= $3",
@@ -380,7 +356,7 @@ impl BlobStore for PostgresBlobStore {
 
     fn in_flight(&self, device: &str, now: i64) -> StoreResult<u64> {
         let since = self.policy.expired_before(now);
-        self.read(|cx| in_flight_of(cx, device, since))
+        self.pool.read(|cx| cx.in_flight(device, since))
     }
 
     fn append(
@@ -390,113 +366,13 @@ impl BlobStore for PostgresBlobStore {
         share: bool,
         now: i64,
     ) -> StoreResult<Append> {
-        let since = self.policy.expired_before(now);
-        self.write(|cx| {
-            // One append per device at a time, across processes: its quota is exact.
-            cx.exec(
-                "SELECT pg_advisory_xact_lock(hashtextextended('outpost photo upload ' || $1, 0))::text",
-                &[&device],
-            )?;
-            cx.exec(
-                "DELETE FROM photo_uploads WHERE device = $1 AND NOT complete AND touched_at < $2",
-                &[&device, &since],
-            )?;
-            if share && let Some((_, p)) = photo_of(cx, chunk.hash)? {
-                cx.exec(
-                    "DELETE FROM photo_uploads WHERE hash = $1 AND device = $2 AND NOT complete",
-                    &[&chunk.hash, &device],
-                )?;
-                return Ok(Append::Stored {
-                    received: p.size,
-                    complete: true,
-                });
-            }
-            let own = cx.opt(
-                "SELECT id, size, received FROM photo_uploads
-                  WHERE hash = $1 AND device = $2 AND NOT complete FOR UPDATE",
-                &[&chunk.hash, &device],
-            )?;
-            let own = upload_row(own)?;
-            let held = in_flight_of(cx, device, since)?;
-            let (plan, end) = plan(own, chunk, held, &self.policy)?;
-            let id: i64 = match plan {
-                Plan::Refuse(answer) => return Ok(answer),
-                Plan::Continue { id } => id,
-                Plan::Start { drop } => {
-                    if let Some(old) = drop {
-                        cx.exec("DELETE FROM photo_uploads WHERE id = $1", &[&old])?;
-                    }
-                    cx.one(
-                        "INSERT INTO photo_uploads
-                           (hash, device, size, received, mime, started_at, touched_at, complete)
-                         VALUES ($1, $2, $3, 0, $4, $5, $5, false) RETURNING id",
-                        &[&chunk.hash, &device, &signed(chunk.size)?, &chunk.mime, &now],
-                    )?
-                    .try_get(0)?
-                }
-            };
-            cx.exec(
-                "INSERT INTO photo_chunks(upload, pos, bytes) VALUES ($1, $2, $3)",
-                &[&id, &signed(chunk.offset)?, &chunk.bytes],
-            )?;
-            cx.exec(
-                "UPDATE photo_uploads SET received = $2, touched_at = $3 WHERE id = $1",
-                &[&id, &signed(end)?, &now],
-            )?;
-            if end < chunk.size {
-                return Ok(Append::Stored {
-                    received: end,
-                    complete: false,
-                });
-            }
-            // The last chunk: hash the whole upload in this transaction, 1 MiB of rows at a
-            // time (a chunk is at most 1 MiB, so each window starts with the next chunk).
-            let mut v = Verifier::new();
-            while v.next() < chunk.size {
-                let from = signed(v.next())?;
-                let to = signed(v.next().saturating_add(READ_PIECE))?;
-                let rows = cx.query(
-                    "SELECT pos, bytes FROM photo_chunks
-                      WHERE upload = $1 AND pos >= $2 AND pos < $3 ORDER BY pos",
-                    &[&id, &from, &to],
-                )?;
-                if rows.is_empty() {
-                    break;
-                }
-                for r in rows {
-                    let bytes: &[u8] = r.try_get(1)?;
-                    v.feed(unsigned(r.try_get(0)?)?, bytes)?;
-                }
-            }
-            if !v.matches(chunk.size, chunk.hash)? {
-                cx.exec("DELETE FROM photo_uploads WHERE id = $1", &[&id])?;
-                return Ok(Append::HashMismatch);
-            }
-            let won = cx.exec(
-                "INSERT INTO photos(hash, upload, size, mime, created_at)
-                 SELECT hash, id, size, mime, $2 FROM photo_uploads WHERE id = $1
-                 ON CONFLICT (hash) DO NOTHING",
-                &[&id, &now],
-            )?;
-            if won == 1 {
-                cx.exec(
-                    "UPDATE photo_uploads SET complete = true WHERE id = $1",
-                    &[&id],
-                )?;
-            } else {
-                // Another upload won (or this was a proof): the bytes are stored already.
-                cx.exec("DELETE FROM photo_uploads WHERE id = $1", &[&id])?;
-            }
-            Ok(Append::Stored {
-                received: end,
-                complete: true,
-            })
-        })
+        self.pool
+            .write(|cx| append_in(cx, device, chunk, share, now, &self.policy))
     }
 
     fn read(&self, hash: &str, start: u64, end: u64) -> StoreResult<Vec<u8>> {
-        self.read(|cx| {
-            let (upload, photo) = photo_of(cx, hash)?.ok_or_else(|| {
+        self.pool.read(|cx| {
+            let (upload, photo) = photo_row(cx, hash)?.ok_or_else(|| {
                 Fail::Store(StoreError::Invalid(format!("photo {hash} is not complete")))
             })?;
             let mut a = Assembler::new(hash, start, end, photo.size)?;
@@ -515,7 +391,7 @@ impl BlobStore for PostgresBlobStore {
 
     fn sweep(&self, now: i64) -> StoreResult<u64> {
         let since = self.policy.expired_before(now);
-        self.write(|cx| {
+        self.pool.write(|cx| {
             cx.exec(
                 "DELETE FROM photo_uploads WHERE NOT complete AND touched_at < $1",
                 &[&since],
@@ -530,54 +406,20 @@ impl BlobStore for PostgresBlobStore {
         keys: &[String],
         pusher: &Scope,
     ) -> StoreResult<()> {
-        self.write(|cx| {
-            for h in hashes {
-                let known: bool = cx
-                    .one(
-                        "SELECT EXISTS(SELECT 1 FROM photo_refs WHERE hash = $1 AND doc_id = $2)",
-                        &[h, &doc_id],
-                    )?
-                    .try_get(0)?;
-                if known {
-                    continue;
-                }
-                // The first reference comes before the upload (documents go first); a later
-                // one by someone who can see the photo already is as good.
-                let exists: bool = cx
-                    .one(
-                        "SELECT EXISTS(SELECT 1 FROM photos WHERE hash = $1)
-                             OR EXISTS(SELECT 1 FROM photo_uploads WHERE hash = $1)",
-                        &[h],
-                    )?
-                    .try_get(0)?;
-                let proven = !exists || refs_in(cx, h, pusher, true)?;
-                cx.exec(
-                    "INSERT INTO photo_refs(hash, doc_id, proven) VALUES ($1, $2, $3)
-                     ON CONFLICT (hash, doc_id) DO NOTHING",
-                    &[h, &doc_id, &proven],
-                )?;
-            }
-            cx.exec("DELETE FROM photo_doc_keys WHERE doc_id = $1", &[&doc_id])?;
-            for k in keys {
-                cx.exec(
-                    "INSERT INTO photo_doc_keys(doc_id, key) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                    &[&doc_id, k],
-                )?;
-            }
-            Ok(())
-        })
+        self.pool
+            .write(|cx| set_refs_in(cx, doc_id, hashes, keys, pusher))
     }
 
     fn visible(&self, hash: &str, scope: &Scope) -> StoreResult<bool> {
-        self.read(|cx| refs_in(cx, hash, scope, true))
+        self.pool.read(|cx| cx.refs_in(hash, scope, true))
     }
 
     fn claimed(&self, hash: &str, scope: &Scope) -> StoreResult<bool> {
-        self.read(|cx| refs_in(cx, hash, scope, false))
+        self.pool.read(|cx| cx.refs_in(hash, scope, false))
     }
 
     fn prove(&self, hash: &str, scope: &Scope) -> StoreResult<()> {
-        self.write(|cx| {
+        self.pool.write(|cx| {
             match scope {
                 Scope::All => cx.exec(
                     "UPDATE photo_refs SET proven = true WHERE hash = $1",

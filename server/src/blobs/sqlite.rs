@@ -1,17 +1,16 @@
 //! Photos in their own SQLite file beside the documents' (`outpost-blobs.db`), opened with
-//! the same settings ([`crate::open::open_sqlite`]: WAL, `synchronous = FULL`): an offset
+//! the same settings ([`crate::open::SqlitePool`]: WAL, `synchronous = FULL`): an offset
 //! the server acknowledged is on disk. One connection writes; reads (ranges, status) take a
-//! connection from a small pool and run beside the writer.
+//! connection from a small pool and run beside the writer. The append itself is written
+//! once for both backends (`super::tx`).
 
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{
-    Append, Assembler, BlobStore, Chunk, Photo, Plan, UploadPolicy, UploadState, Verifier, plan,
-};
-use crate::open::{migrate, open_sqlite};
+use super::tx::{Assembler, PhotoTx, Verifier, append_in, set_refs_in};
+use super::{Append, BlobStore, Chunk, Photo, UploadPolicy, UploadState};
+use crate::open::SqlitePool;
 use crate::storage::{Scope, StoreError, StoreResult};
 
 const MIGRATIONS: &[&str] = &[
@@ -97,9 +96,7 @@ const MIGRATIONS: &[&str] = &[
 const POOL: usize = 8;
 
 pub struct SqliteBlobStore {
-    writer: Mutex<Connection>,
-    readers: Mutex<Vec<Connection>>,
-    path: PathBuf,
+    db: SqlitePool,
     policy: UploadPolicy,
 }
 
@@ -110,53 +107,21 @@ impl SqliteBlobStore {
     }
 
     pub fn open_with(path: impl AsRef<Path>, policy: UploadPolicy) -> StoreResult<SqliteBlobStore> {
-        let path = path.as_ref().to_path_buf();
-        let conn = open_sqlite(&path)?;
-        migrate(&conn, MIGRATIONS, &path)?;
         Ok(SqliteBlobStore {
-            writer: Mutex::new(conn),
-            readers: Mutex::new(Vec::new()),
-            path,
+            db: SqlitePool::open(path.as_ref(), MIGRATIONS, POOL)?,
             policy,
         })
     }
-
-    fn write<R>(
-        &self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<R>,
-    ) -> StoreResult<R> {
-        // A panic mid-transaction rolled it back; the connection is fine.
-        let mut conn = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
-    }
-
-    fn read<R>(
-        &self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<R>,
-    ) -> StoreResult<R> {
-        let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let mut conn = match pooled {
-            Some(c) => c,
-            None => open_sqlite(&self.path)?,
-        };
-        let out = {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-            let out = f(&tx);
-            tx.finish()?;
-            out
-        };
-        let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
-        if pool.len() < POOL {
-            pool.push(conn);
-        }
-        out
-    }
 }
 
-fn photo_of(c: &Connection, hash: &str) -> StoreResult<Option<(i64, Photo)>> {
+/// Column `i` of a chunk row, borrowed from SQLite's row buffer (not copied).
+fn blob<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> StoreResult<&'r [u8]> {
+    r.get_ref(i)?
+        .as_blob()
+        .map_err(|e| StoreError::Corrupt(format!("photo chunk: {e}")))
+}
+
+fn photo_row(c: &Connection, hash: &str) -> StoreResult<Option<(i64, Photo)>> {
     Ok(
         c.prepare_cached("SELECT upload, size, mime FROM photos WHERE hash = ?1")?
             .query_row([hash], |r| {
@@ -172,43 +137,185 @@ fn photo_of(c: &Connection, hash: &str) -> StoreResult<Option<(i64, Photo)>> {
     )
 }
 
-fn upload_of(
-    c: &Connection,
-    hash: &str,
-    device: &str,
-    since: i64,
-) -> StoreResult<Option<(i64, UploadState)>> {
-    Ok(c.prepare_cached(
-        "SELECT id, size, received FROM photo_uploads
-              WHERE hash = ?1 AND device = ?2 AND complete = 0 AND touched_at >= ?3",
-    )?
-    .query_row(params![hash, device, since], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            UploadState {
-                size: r.get::<_, i64>(1)? as u64,
-                received: r.get::<_, i64>(2)? as u64,
-            },
-        ))
-    })
-    .optional()?)
+fn upload_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, UploadState)> {
+    Ok((
+        r.get::<_, i64>(0)?,
+        UploadState {
+            size: r.get::<_, i64>(1)? as u64,
+            received: r.get::<_, i64>(2)? as u64,
+        },
+    ))
 }
 
-fn in_flight_of(c: &Connection, device: &str, since: i64) -> StoreResult<u64> {
-    let n: i64 = c
-        .prepare_cached(
-            "SELECT coalesce(sum(received), 0) FROM photo_uploads
-              WHERE device = ?1 AND complete = 0 AND touched_at >= ?2",
-        )?
-        .query_row(params![device, since], |r| r.get(0))?;
-    Ok(n.max(0) as u64)
-}
+/// The statements of one transaction (writers are serialized by SQLite itself).
+struct Sql<'a>(&'a Connection);
 
-/// Column `i` of a chunk row, borrowed from SQLite's row buffer (not copied).
-fn blob<'r>(r: &'r rusqlite::Row<'_>, i: usize) -> StoreResult<&'r [u8]> {
-    r.get_ref(i)?
-        .as_blob()
-        .map_err(|e| StoreError::Corrupt(format!("photo chunk: {e}")))
+impl PhotoTx for Sql<'_> {
+    type E = StoreError;
+
+    fn lock_device(&mut self, _device: &str) -> StoreResult<()> {
+        Ok(())
+    }
+
+    fn drop_expired(&mut self, device: &str, since: i64) -> StoreResult<()> {
+        self.0
+            .prepare_cached(
+                "DELETE FROM photo_uploads WHERE device = ?1 AND complete = 0 AND touched_at < ?2",
+            )?
+            .execute(params![device, since])?;
+        Ok(())
+    }
+
+    fn photo(&mut self, hash: &str) -> StoreResult<Option<Photo>> {
+        Ok(photo_row(self.0, hash)?.map(|(_, p)| p))
+    }
+
+    fn own_upload(&mut self, hash: &str, device: &str) -> StoreResult<Option<(i64, UploadState)>> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "SELECT id, size, received FROM photo_uploads
+                  WHERE hash = ?1 AND device = ?2 AND complete = 0",
+            )?
+            .query_row([hash, device], upload_row)
+            .optional()?)
+    }
+
+    fn in_flight(&mut self, device: &str, since: i64) -> StoreResult<u64> {
+        let n: i64 = self
+            .0
+            .prepare_cached(
+                "SELECT coalesce(sum(received), 0) FROM photo_uploads
+                  WHERE device = ?1 AND complete = 0 AND touched_at >= ?2",
+            )?
+            .query_row(params![device, since], |r| r.get(0))?;
+        Ok(n.max(0) as u64)
+    }
+
+    fn drop_upload(&mut self, id: i64) -> StoreResult<()> {
+        self.0
+            .prepare_cached("DELETE FROM photo_uploads WHERE id = ?1")?
+            .execute([id])?;
+        Ok(())
+    }
+
+    fn start_upload(&mut self, device: &str, c: &Chunk<'_>, now: i64) -> StoreResult<i64> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "INSERT INTO photo_uploads
+                   (hash, device, size, received, mime, started_at, touched_at, complete)
+                 VALUES (?1, ?2, ?3, 0, ?4, ?5, ?5, 0) RETURNING id",
+            )?
+            .query_row(params![c.hash, device, c.size as i64, c.mime, now], |r| {
+                r.get(0)
+            })?)
+    }
+
+    fn put_chunk(&mut self, id: i64, c: &Chunk<'_>, end: u64, now: i64) -> StoreResult<()> {
+        self.0
+            .prepare_cached("INSERT INTO photo_chunks(upload, offset, bytes) VALUES (?1, ?2, ?3)")?
+            .execute(params![id, c.offset as i64, c.bytes])?;
+        self.0
+            .prepare_cached(
+                "UPDATE photo_uploads SET received = ?2, touched_at = ?3 WHERE id = ?1",
+            )?
+            .execute(params![id, end as i64, now])?;
+        Ok(())
+    }
+
+    fn hash_chunks(&mut self, id: i64, _size: u64, v: &mut Verifier) -> StoreResult<()> {
+        // SQLite steps through the rows one at a time: one chunk is in memory.
+        let mut stmt = self.0.prepare_cached(
+            "SELECT offset, bytes FROM photo_chunks WHERE upload = ?1 ORDER BY offset",
+        )?;
+        let mut rows = stmt.query([id])?;
+        while let Some(r) = rows.next()? {
+            v.feed(r.get::<_, i64>(0)? as u64, blob(r, 1)?)?;
+        }
+        Ok(())
+    }
+
+    fn claim_photo(&mut self, id: i64, now: i64) -> StoreResult<bool> {
+        let won = self
+            .0
+            .prepare_cached(
+                "INSERT INTO photos(hash, upload, size, mime, created_at)
+                 SELECT hash, id, size, mime, ?2 FROM photo_uploads WHERE id = ?1
+                 ON CONFLICT (hash) DO NOTHING",
+            )?
+            .execute(params![id, now])?
+            == 1;
+        if won {
+            self.0
+                .prepare_cached("UPDATE photo_uploads SET complete = 1 WHERE id = ?1")?
+                .execute([id])?;
+        }
+        Ok(won)
+    }
+
+    fn ref_known(&mut self, hash: &str, doc_id: &str) -> StoreResult<bool> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM blob_refs WHERE hash = ?1 AND doc_id = ?2)",
+            )?
+            .query_row([hash, doc_id], |r| r.get(0))?)
+    }
+
+    fn photo_or_upload(&mut self, hash: &str) -> StoreResult<bool> {
+        Ok(self
+            .0
+            .prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM photos WHERE hash = ?1)
+                     OR EXISTS(SELECT 1 FROM photo_uploads WHERE hash = ?1)",
+            )?
+            .query_row([hash], |r| r.get(0))?)
+    }
+
+    fn refs_in(&mut self, hash: &str, scope: &Scope, proven: bool) -> StoreResult<bool> {
+        match scope {
+            Scope::All => Ok(self
+                .0
+                .prepare_cached(
+                    "SELECT EXISTS(SELECT 1 FROM blob_refs WHERE hash = ?1 AND proven = ?2)",
+                )?
+                .query_row(params![hash, proven], |r| r.get(0))?),
+            Scope::Keys(keys) => {
+                let mut stmt = self.0.prepare_cached(
+                    "SELECT EXISTS(SELECT 1 FROM blob_refs r
+                       JOIN blob_doc_keys k ON k.doc_id = r.doc_id
+                      WHERE r.hash = ?1 AND r.proven = ?3 AND k.key = ?2)",
+                )?;
+                for k in keys {
+                    if stmt.query_row(params![hash, k, proven], |r| r.get::<_, bool>(0))? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    fn insert_ref(&mut self, hash: &str, doc_id: &str, proven: bool) -> StoreResult<()> {
+        self.0
+            .prepare_cached("INSERT INTO blob_refs(hash, doc_id, proven) VALUES (?1, ?2, ?3)")?
+            .execute(params![hash, doc_id, proven])?;
+        Ok(())
+    }
+
+    fn set_doc_keys(&mut self, doc_id: &str, keys: &[String]) -> StoreResult<()> {
+        self.0
+            .prepare_cached("DELETE FROM blob_doc_keys WHERE doc_id = ?1")?
+            .execute([doc_id])?;
+        let mut stmt = self
+            .0
+            .prepare_cached("INSERT OR IGNORE INTO blob_doc_keys(doc_id, key) VALUES (?1, ?2)")?;
+        for k in keys {
+            stmt.execute([doc_id, k])?;
+        }
+        Ok(())
+    }
 }
 
 impl BlobStore for SqliteBlobStore {
@@ -217,17 +324,25 @@ impl BlobStore for SqliteBlobStore {
     }
 
     fn photo(&self, hash: &str) -> StoreResult<Option<Photo>> {
-        self.read(|c| Ok(photo_of(c, hash)?.map(|(_, p)| p)))
+        self.db.read(|c| Sql(c).photo(hash))
     }
 
     fn upload(&self, hash: &str, device: &str, now: i64) -> StoreResult<Option<UploadState>> {
         let since = self.policy.expired_before(now);
-        self.read(|c| Ok(upload_of(c, hash, device, since)?.map(|(_, u)| u)))
+        self.db.read(|c| {
+            Ok(c.prepare_cached(
+                "SELECT id, size, received FROM photo_uploads
+                  WHERE hash = ?1 AND device = ?2 AND complete = 0 AND touched_at >= ?3",
+            )?
+            .query_row(params![hash, device, since], upload_row)
+            .optional()?
+            .map(|(_, u)| u))
+        })
     }
 
     fn in_flight(&self, device: &str, now: i64) -> StoreResult<u64> {
         let since = self.policy.expired_before(now);
-        self.read(|c| in_flight_of(c, device, since))
+        self.db.read(|c| Sql(c).in_flight(device, since))
     }
 
     fn append(
@@ -237,94 +352,13 @@ impl BlobStore for SqliteBlobStore {
         share: bool,
         now: i64,
     ) -> StoreResult<Append> {
-        let since = self.policy.expired_before(now);
-        self.write(|tx| {
-            // This device's expired uploads go first: they no longer count or resume.
-            tx.prepare_cached(
-                "DELETE FROM photo_uploads WHERE device = ?1 AND complete = 0 AND touched_at < ?2",
-            )?
-            .execute(params![device, since])?;
-            if share && let Some((_, p)) = photo_of(tx, chunk.hash)? {
-                // Someone finished it: this device's own upload is no longer needed.
-                tx.prepare_cached(
-                    "DELETE FROM photo_uploads WHERE hash = ?1 AND device = ?2 AND complete = 0",
-                )?
-                .execute([chunk.hash, device])?;
-                return Ok(Append::Stored {
-                    received: p.size,
-                    complete: true,
-                });
-            }
-            let own = upload_of(tx, chunk.hash, device, since)?;
-            let (plan, end) = plan(own, chunk, in_flight_of(tx, device, since)?, &self.policy)?;
-            let id = match plan {
-                Plan::Refuse(answer) => return Ok(answer),
-                Plan::Continue { id } => id,
-                Plan::Start { drop } => {
-                    if let Some(old) = drop {
-                        tx.execute("DELETE FROM photo_uploads WHERE id = ?1", [old])?;
-                    }
-                    tx.prepare_cached(
-                        "INSERT INTO photo_uploads
-                           (hash, device, size, received, mime, started_at, touched_at, complete)
-                         VALUES (?1, ?2, ?3, 0, ?4, ?5, ?5, 0) RETURNING id",
-                    )?
-                    .query_row(
-                        params![chunk.hash, device, chunk.size as i64, chunk.mime, now],
-                        |r| r.get::<_, i64>(0),
-                    )?
-                }
-            };
-            tx.prepare_cached(
-                "INSERT INTO photo_chunks(upload, offset, bytes) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![id, chunk.offset as i64, chunk.bytes])?;
-            tx.prepare_cached(
-                "UPDATE photo_uploads SET received = ?2, touched_at = ?3 WHERE id = ?1",
-            )?
-            .execute(params![id, end as i64, now])?;
-            if end < chunk.size {
-                return Ok(Append::Stored {
-                    received: end,
-                    complete: false,
-                });
-            }
-            // The last chunk: hash the whole upload, one row at a time, in this transaction.
-            let mut v = Verifier::new();
-            {
-                let mut stmt = tx.prepare_cached(
-                    "SELECT offset, bytes FROM photo_chunks WHERE upload = ?1 ORDER BY offset",
-                )?;
-                let mut rows = stmt.query([id])?;
-                while let Some(r) = rows.next()? {
-                    v.feed(r.get::<_, i64>(0)? as u64, blob(r, 1)?)?;
-                }
-            }
-            if !v.matches(chunk.size, chunk.hash)? {
-                tx.execute("DELETE FROM photo_uploads WHERE id = ?1", [id])?;
-                return Ok(Append::HashMismatch);
-            }
-            if photo_of(tx, chunk.hash)?.is_some() {
-                // Another upload won (or this was a proof): the bytes are stored already.
-                tx.execute("DELETE FROM photo_uploads WHERE id = ?1", [id])?;
-            } else {
-                tx.execute("UPDATE photo_uploads SET complete = 1 WHERE id = ?1", [id])?;
-                tx.prepare_cached(
-                    "INSERT INTO photos(hash, upload, size, mime, created_at)
-                     SELECT hash, id, size, mime, ?2 FROM photo_uploads WHERE id = ?1",
-                )?
-                .execute(params![id, now])?;
-            }
-            Ok(Append::Stored {
-                received: end,
-                complete: true,
-            })
-        })
+        self.db
+            .write(|tx| append_in(&mut Sql(tx), device, chunk, share, now, &self.policy))
     }
 
     fn read(&self, hash: &str, start: u64, end: u64) -> StoreResult<Vec<u8>> {
-        self.read(|c| {
-            let (upload, photo) = photo_of(c, hash)?
+        self.db.read(|c| {
+            let (upload, photo) = photo_row(c, hash)?
                 .ok_or_else(|| StoreError::Invalid(format!("photo {hash} is not complete")))?;
             let mut a = Assembler::new(hash, start, end, photo.size)?;
             let mut stmt = c.prepare_cached(
@@ -341,7 +375,7 @@ impl BlobStore for SqliteBlobStore {
 
     fn sweep(&self, now: i64) -> StoreResult<u64> {
         let since = self.policy.expired_before(now);
-        self.write(|tx| {
+        self.db.write(|tx| {
             Ok(tx
                 .prepare_cached("DELETE FROM photo_uploads WHERE complete = 0 AND touched_at < ?1")?
                 .execute([since])? as u64)
@@ -355,52 +389,20 @@ impl BlobStore for SqliteBlobStore {
         keys: &[String],
         pusher: &Scope,
     ) -> StoreResult<()> {
-        self.write(|tx| {
-            for h in hashes {
-                let known: bool = tx
-                    .prepare_cached(
-                        "SELECT EXISTS(SELECT 1 FROM blob_refs WHERE hash = ?1 AND doc_id = ?2)",
-                    )?
-                    .query_row([h, doc_id], |r| r.get(0))?;
-                if known {
-                    continue;
-                }
-                // The first reference comes before the upload (documents go first); a later
-                // one by someone who can see the photo already is as good.
-                let exists: bool = tx
-                    .prepare_cached(
-                        "SELECT EXISTS(SELECT 1 FROM photos WHERE hash = ?1)
-                             OR EXISTS(SELECT 1 FROM photo_uploads WHERE hash = ?1)",
-                    )?
-                    .query_row([h], |r| r.get(0))?;
-                let proven = !exists || refs_in(tx, h, pusher, true)?;
-                tx.prepare_cached(
-                    "INSERT INTO blob_refs(hash, doc_id, proven) VALUES (?1, ?2, ?3)",
-                )?
-                .execute(params![h, doc_id, proven])?;
-            }
-            tx.prepare_cached("DELETE FROM blob_doc_keys WHERE doc_id = ?1")?
-                .execute([doc_id])?;
-            for k in keys {
-                tx.prepare_cached(
-                    "INSERT OR IGNORE INTO blob_doc_keys(doc_id, key) VALUES (?1, ?2)",
-                )?
-                .execute([doc_id, k])?;
-            }
-            Ok(())
-        })
+        self.db
+            .write(|tx| set_refs_in(&mut Sql(tx), doc_id, hashes, keys, pusher))
     }
 
     fn visible(&self, hash: &str, scope: &Scope) -> StoreResult<bool> {
-        self.read(|c| refs_in(c, hash, scope, true))
+        self.db.read(|c| Sql(c).refs_in(hash, scope, true))
     }
 
     fn claimed(&self, hash: &str, scope: &Scope) -> StoreResult<bool> {
-        self.read(|c| refs_in(c, hash, scope, false))
+        self.db.read(|c| Sql(c).refs_in(hash, scope, false))
     }
 
     fn prove(&self, hash: &str, scope: &Scope) -> StoreResult<()> {
-        self.write(|tx| {
+        self.db.write(|tx| {
             match scope {
                 Scope::All => {
                     tx.execute("UPDATE blob_refs SET proven = 1 WHERE hash = ?1", [hash])?;
@@ -420,33 +422,10 @@ impl BlobStore for SqliteBlobStore {
     }
 }
 
-/// Whether a document in `scope` references `hash` with this `proven` flag.
-fn refs_in(c: &Connection, hash: &str, scope: &Scope, proven: bool) -> StoreResult<bool> {
-    match scope {
-        Scope::All => Ok(c
-            .prepare_cached(
-                "SELECT EXISTS(SELECT 1 FROM blob_refs WHERE hash = ?1 AND proven = ?2)",
-            )?
-            .query_row(params![hash, proven], |r| r.get(0))?),
-        Scope::Keys(keys) => {
-            let mut stmt = c.prepare_cached(
-                "SELECT EXISTS(SELECT 1 FROM blob_refs r
-                   JOIN blob_doc_keys k ON k.doc_id = r.doc_id
-                  WHERE r.hash = ?1 AND r.proven = ?3 AND k.key = ?2)",
-            )?;
-            for k in keys {
-                if stmt.query_row(params![hash, k, proven], |r| r.get::<_, bool>(0))? {
-                    return Ok(true);
-                }
-            }
-            Ok(false)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::open::{migrate, open_sqlite};
 
     /// A photo store of the earlier layout (one upload per hash, proof uploads under their
     /// own keys) keeps its complete photos and references; unfinished uploads start over.
@@ -486,12 +465,9 @@ mod tests {
         assert_eq!(BlobStore::read(&s, &h, 0, 3000).unwrap(), data);
         assert_eq!(s.photo(&partial).unwrap(), None);
         assert!(s.visible(&h, &Scope::Keys(vec!["g:G1".into()])).unwrap());
-        let left: i64 = s
-            .writer
-            .lock()
-            .unwrap()
-            .query_row("SELECT count(*) FROM photo_uploads", [], |r| r.get(0))
-            .unwrap();
+        let left: i64 =
+            s.db.read(|c| Ok(c.query_row("SELECT count(*) FROM photo_uploads", [], |r| r.get(0))?))
+                .unwrap();
         assert_eq!(left, 1, "only the complete photo moved over");
     }
 }
