@@ -602,6 +602,62 @@ pub fn references_by_strangers_are_claims_until_proven(b: &dyn Backend) {
     assert_eq!(read_all(&*s, &h, 5000), data);
 }
 
+/// Two stores on the same data (two server processes) at once: the same chunk of one
+/// upload sent to both is stored once, the other told where to continue; two devices that
+/// complete the same photo at the same moment both hear `complete`, and one copy is kept.
+pub fn concurrent_appends_serialize(b: &dyn Backend) {
+    let stores = [b.open(policy()), b.open(policy())];
+    for round in 0..8u64 {
+        let data = photo(40_000, 100 + round);
+        let gate = std::sync::Barrier::new(2);
+        let outs: Vec<Append> = std::thread::scope(|t| {
+            let runs: Vec<_> = stores
+                .iter()
+                .map(|s| {
+                    let (gate, data) = (&gate, &data);
+                    t.spawn(move || {
+                        gate.wait();
+                        put(&**s, "dev-a", data, 0, 20_000, true, 0)
+                    })
+                })
+                .collect();
+            runs.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        let stored_once = outs.iter().filter(|o| **o == stored(20_000, false)).count();
+        let told = outs
+            .iter()
+            .filter(|o| **o == Append::OffsetMismatch { received: 20_000 })
+            .count();
+        assert_eq!((stored_once, told), (1, 1), "round {round}: {outs:?}");
+        assert_eq!(stores[0].in_flight("dev-a", 0).unwrap(), 20_000);
+        // Two devices finish the same photo at once, through different stores.
+        assert_eq!(
+            put(&*stores[1], "dev-b", &data, 0, 20_000, true, 0),
+            stored(20_000, false)
+        );
+        let outs: Vec<Append> = std::thread::scope(|t| {
+            let runs: Vec<_> = [("dev-a", &stores[0]), ("dev-b", &stores[1])]
+                .into_iter()
+                .map(|(dev, s)| {
+                    let (gate, data) = (&gate, &data);
+                    t.spawn(move || {
+                        gate.wait();
+                        put(&**s, dev, data, 20_000, 40_000, true, 1)
+                    })
+                })
+                .collect();
+            runs.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        assert_eq!(outs, vec![stored(40_000, true); 2], "round {round}");
+        let h = sha256_hex(&data);
+        for s in &stores {
+            assert_eq!(read_all(&**s, &h, 40_000), data);
+            assert_eq!(s.in_flight("dev-a", 1).unwrap(), 0);
+            assert_eq!(s.in_flight("dev-b", 1).unwrap(), 0);
+        }
+    }
+}
+
 /// Expands to one `#[test]` per contract case, each on a fresh backend from `$backend()`.
 #[macro_export]
 macro_rules! photo_contract_tests {
@@ -615,7 +671,8 @@ macro_rules! photo_contract_tests {
             idle_uploads_expire,
             unfinished_uploads_have_a_quota_per_device,
             offsets_near_the_limit_do_not_overflow,
-            references_by_strangers_are_claims_until_proven
+            references_by_strangers_are_claims_until_proven,
+            concurrent_appends_serialize
         );
     };
     (@each $backend:path; $($case:ident),*) => {
