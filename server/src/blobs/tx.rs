@@ -142,7 +142,7 @@ pub(crate) enum Plan {
 /// The rules of one append, given the device's own unfinished upload of the photo (its
 /// row id and state) and the bytes its unfinished uploads hold (`in_flight`, that one
 /// included). Returns the plan and the chunk's end. A chunk whose numbers are out of bounds
-/// is an error: [`ChunkRequest::parse`] refuses such requests before they get here.
+/// is an error: [`super::ChunkRequest::parse`] refuses such requests before they get here.
 pub(crate) fn plan(
     own: Option<(i64, UploadState)>,
     c: &Chunk<'_>,
