@@ -56,4 +56,5 @@ export OUTPOST_TEST_DATABASE="postgres://outpost@127.0.0.1:$PORT/postgres"
 echo "-- PostgreSQL $("$PG_CTL" --version | awk '{print $3}') on 127.0.0.1:$PORT"
 cargo test -p outpost-tests --locked \
     --test sync_stories --test sync_access --test sync_admin --test sync_cutoff --test sync_wire \
-    --test pg_cluster
+    --test blob_access --test blob_transfer \
+    --test pg_cluster --test pg_photos

@@ -143,6 +143,12 @@ pub struct ServeArgs {
     /// Failed enrollment attempts per member and hour with that member's codes (0: off).
     #[arg(long, env = "OUTPOST_ENROLL_FAILURES_PER_HOUR", default_value_t = 5)]
     pub enroll_failures_per_hour: u32,
+    /// Seconds an unfinished photo upload may stay idle before it is dropped.
+    #[arg(long, env = "OUTPOST_PHOTO_IDLE_SECS", default_value_t = 24 * 3600)]
+    pub photo_idle_secs: u64,
+    /// MiB one device's unfinished photo uploads may hold together.
+    #[arg(long, env = "OUTPOST_PHOTO_QUOTA_MIB", default_value_t = 64)]
+    pub photo_quota_mib: u64,
 }
 
 impl ServeArgs {
@@ -467,10 +473,14 @@ fn serve(data_dir: &Path, database: Option<&str>, args: ServeArgs) -> Res<()> {
         );
     }
     let storage = open_storage(data_dir, database)?;
-    // Photos live in their own SQLite file beside the documents (`blobs.rs`).
-    let blobs = Arc::new(crate::blobs::SqliteBlobStore::open(
-        data_dir.join("outpost-blobs.db"),
-    )?);
+    // Photos live in the documents' database: PostgreSQL, or a SQLite file beside theirs.
+    let policy = crate::blobs::UploadPolicy {
+        idle_ms: i64::try_from(args.photo_idle_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+        quota_bytes: args.photo_quota_mib.saturating_mul(1 << 20),
+    };
+    let blobs = crate::blobs::open_blob_store(data_dir, database, policy)?;
+    // Declared before the runtime, so dropped after it (see `_keep` below).
+    let _keep_blobs = blobs.clone();
     let limits = Limits {
         max_body: args.max_body,
         max_page: args.max_page,
@@ -502,7 +512,9 @@ fn serve(data_dir: &Path, database: Option<&str>, args: ServeArgs) -> Res<()> {
             "http"
         };
         let app = App::new(storage, limits);
-        app.set_blob_store(blobs);
+        let sweep_every = Duration::from_millis((policy.idle_ms / 4).clamp(1000, 600_000) as u64);
+        crate::blobs::spawn_sweeper(blobs.clone(), sweep_every);
+        app.set_blob_store(blobs.clone());
         let opts = ServeOptions {
             transport,
             grace: Duration::from_secs(args.grace_secs),

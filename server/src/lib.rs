@@ -7,6 +7,8 @@ pub mod blobs;
 pub mod cli;
 pub mod directory;
 pub mod error;
+pub mod open;
+pub mod pg;
 pub mod scope;
 pub mod stats;
 pub mod storage;

@@ -336,6 +336,16 @@ impl Server {
         })
     }
 
+    /// Resident memory of the server process now, KiB (Linux; zero elsewhere).
+    pub fn memory_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+
     /// CPU time the server process has used so far (Linux; zero elsewhere).
     pub fn cpu_time(&self) -> Duration {
         let stat =

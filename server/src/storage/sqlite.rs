@@ -9,7 +9,7 @@ use automerge::AutoCommit;
 use outpost_core::sync::validate::DocView;
 use outpost_core::sync::wire::{Ack, GridInfo, GridLevel, PulledDoc, PushDoc, UnitInfo};
 use outpost_core::{Role, Template};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
     CaseRow, DeviceRecord, Directory, EnrollOutcome, MemberEntry, Page, PushCheck, RevokeTarget,
@@ -97,20 +97,10 @@ pub struct SqliteStorage {
 /// Readers kept open between requests: opening one costs far more than a query.
 const POOL: usize = 32;
 
+/// Every connection of this backend comes from the one SQLite opening helper (FULL
+/// synchronous: a change the server acknowledged survives a power cut).
 fn open(path: &Path) -> StoreResult<Connection> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))?;
-    // FULL: a change the server acknowledged survives a power cut.
-    conn.execute_batch(
-        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;
-         PRAGMA cache_size = -32000;",
-    )?;
-    Ok(conn)
+    crate::open::open_sqlite(path)
 }
 
 impl SqliteStorage {
