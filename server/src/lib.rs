@@ -7,10 +7,14 @@ pub mod blobs;
 pub mod cli;
 pub mod directory;
 pub mod error;
+pub mod open;
+pub mod pg;
 pub mod pushing;
 pub mod scope;
 pub mod stats;
 pub mod storage;
+pub mod throttle;
+pub mod transport;
 
-pub use api::{App, Limits, serve};
+pub use api::{App, Limits, ServeOptions, serve, serve_with};
 pub use storage::{Directory, MemberEntry, PostgresStorage, SqliteStorage, Storage};

@@ -1,6 +1,7 @@
 //! What keeps one device's push from holding anyone else: a device pushes one request at a
-//! time (its next push waits for the previous one's work, not for its reply), and the work
-//! of an abandoned request stops.
+//! time (its next push waits for the previous one's work, not for its reply), a large push
+//! is judged on a thread of lower priority than interactive requests, and the work of an
+//! abandoned request stops.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -72,6 +73,35 @@ impl Drop for Abandon {
         self.0.store(true, Ordering::Relaxed);
     }
 }
+
+/// Runs `work` on a thread of its own at a lower scheduling priority (Linux: nice 10), so
+/// that a large push takes the CPU only when the requests of others do not need it.
+pub async fn in_background<R: Send + 'static>(
+    work: impl FnOnce() -> R + Send + 'static,
+) -> std::io::Result<R> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("outpost-push".into())
+        .spawn(move || {
+            lower_priority();
+            let _ = tx.send(work());
+        })?;
+    rx.await
+        .map_err(|_| std::io::Error::other("the push's thread ended without an answer"))
+}
+
+#[cfg(target_os = "linux")]
+fn lower_priority() {
+    // SAFETY: plain system calls on the calling thread; a failure leaves the priority as it
+    // was, which is harmless.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
 
 #[cfg(test)]
 mod tests {

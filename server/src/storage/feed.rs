@@ -34,9 +34,9 @@ use crate::scope::doc_keys;
 
 /// Documents written per transaction: short enough that the writer is free again within
 /// milliseconds, long enough that a commit (an fsync) is shared by many.
-const BATCH_DOCS: usize = 32;
+const BATCH_DOCS: usize = 8;
 /// Bytes (snapshots and changes) written per transaction.
-const BATCH_BYTES: usize = 1 << 20;
+const BATCH_BYTES: usize = 256 << 10;
 /// Times a document whose heads moved is judged again outside the writer before it is
 /// judged under the write lock.
 const RECHECKS: usize = 3;

@@ -218,6 +218,9 @@ pub trait Storage: Send + Sync + 'static {
         device_name: &str,
         now: i64,
     ) -> StoreResult<EnrollOutcome>;
+    /// The member an invite code was made for, used, expired or not; `None` for a code
+    /// never issued. Enrollment charges failed attempts with a member's code to that member.
+    fn invite_member(&self, code_hash: &[u8]) -> StoreResult<Option<String>>;
     fn device_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<DeviceRecord>>;
     /// What every request needs, in one statement: the device holding this token (revoked
     /// or not) and the directory version.
@@ -309,6 +312,10 @@ impl<B: sql::Backend> Storage for B {
         now: i64,
     ) -> StoreResult<EnrollOutcome> {
         self.write(|db| registry::enroll(db, code_hash, actor, token_hash, device_name, now))
+    }
+
+    fn invite_member(&self, code_hash: &[u8]) -> StoreResult<Option<String>> {
+        self.read(|db| registry::invite_member(db, code_hash))
     }
 
     fn device_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<DeviceRecord>> {

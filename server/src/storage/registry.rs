@@ -210,6 +210,16 @@ pub fn enroll(
 
 const DEVICE_COLUMNS: &str = "id, member_id, actor, name, created_at, revoked_at";
 
+/// The member an invite code was made for (used, expired or not); `None`: never issued.
+pub fn invite_member(db: &mut dyn Sql, code_hash: &[u8]) -> StoreResult<Option<String>> {
+    db.opt(
+        "SELECT member_id FROM invites WHERE code_hash = ?1",
+        &[code_hash.into()],
+    )?
+    .map(|mut r| r.text(0))
+    .transpose()
+}
+
 /// A device from the first six columns of `r`.
 pub(crate) fn device_row(r: &mut Row) -> StoreResult<DeviceRecord> {
     Ok(DeviceRecord {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
 
 use super::sql::{self, Backend, Param, Row, Sql, Value};
 use super::{StoreError, StoreResult, feed};
@@ -117,20 +117,11 @@ const POOL: usize = 32;
 /// Statements each connection keeps prepared.
 const STATEMENTS: usize = 256;
 
-/// Opens a connection to the server's database file: WAL, and `synchronous=FULL` so that a
-/// change the server acknowledged survives a power cut.
+/// A connection to the server's database file, from the one SQLite opening helper (WAL,
+/// `synchronous=FULL`: a change the server acknowledged survives a power cut), keeping the
+/// statements the shared code uses prepared.
 fn connect(path: &Path) -> StoreResult<Connection> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))?;
-    conn.execute_batch(
-        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;
-         PRAGMA cache_size = -32000;",
-    )?;
+    let conn = crate::open::open_sqlite(path)?;
     conn.set_prepared_statement_cache_capacity(STATEMENTS);
     Ok(conn)
 }
@@ -139,22 +130,14 @@ impl SqliteStorage {
     pub fn open(path: impl AsRef<Path>) -> StoreResult<SqliteStorage> {
         let path = path.as_ref().to_path_buf();
         let conn = connect(&path)?;
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version > MIGRATIONS.len() as i64 {
-            return Err(StoreError::Invalid(format!(
-                "{} was written by a newer server (schema {version})",
-                path.display()
-            )));
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = conn.unchecked_transaction()?;
-            tx.execute_batch(sql)?;
-            if let Some(shared) = sql::SHARED_MIGRATIONS.get(i) {
-                tx.execute_batch(shared)?;
-            }
-            tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
-            tx.commit()?;
-        }
+        // Each version: the backend's own statements, then the shared ones (indexes).
+        let versions: Vec<String> = MIGRATIONS
+            .iter()
+            .enumerate()
+            .map(|(i, own)| format!("{own}\n{}", sql::SHARED_MIGRATIONS.get(i).unwrap_or(&"")))
+            .collect();
+        let versions: Vec<&str> = versions.iter().map(String::as_str).collect();
+        crate::open::migrate(&conn, &versions, &path)?;
         let storage = SqliteStorage {
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
