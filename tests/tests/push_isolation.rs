@@ -87,6 +87,9 @@ fn tiny_push(d: &Device, n: usize) -> Duration {
     took
 }
 
+/// The tests of this file measure time: one at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn p99(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[((v.len() as f64 * 0.99) as usize).min(v.len() - 1)]
@@ -94,6 +97,7 @@ fn p99(mut v: Vec<Duration>) -> Duration {
 
 #[test]
 fn a_hostile_push_does_not_hold_another_devices_tiny_push() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let server = Server::start(&city());
     let dir = tempfile::tempdir().unwrap();
     let hostile = Device::enroll(&server, &server.url, dir.path(), "courier-1");
@@ -164,6 +168,7 @@ fn a_hostile_push_does_not_hold_another_devices_tiny_push() {
 
 #[test]
 fn a_push_whose_request_timed_out_stops_working() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     // One second for a push that takes several to judge.
     let server = Server::start_with(&city(), &["--request-timeout-secs", "1"]);
     let dir = tempfile::tempdir().unwrap();
