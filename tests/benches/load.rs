@@ -306,12 +306,20 @@ fn enroll(storage: &dyn Storage, addr: std::net::SocketAddr, member: &str, actor
     v["token"].as_str().expect("token").to_string()
 }
 
-/// Uploads a photo in chunks; the latency of each chunk.
-fn upload(addr: std::net::SocketAddr, token: &str, hash: &str, bytes: &[u8]) -> Vec<Duration> {
+/// Uploads a photo in chunks, each to the next process (any process takes any chunk); the
+/// latency of each chunk.
+fn upload(
+    addrs: &[std::net::SocketAddr],
+    first: usize,
+    token: &str,
+    hash: &str,
+    bytes: &[u8],
+) -> Vec<Duration> {
     let auth = format!("Bearer {token}");
     let mut lat = Vec::new();
     let mut offset = 0;
     while offset < bytes.len() {
+        let addr = addrs[(first + lat.len()) % addrs.len()];
         let end = (offset + DEFAULT_CHUNK_BYTES).min(bytes.len());
         let chunk = &bytes[offset..end];
         let digest = hex::encode(Sha256::digest(chunk));
@@ -582,8 +590,7 @@ fn scenario(
                             let (hash, bytes) = devices[i].photo.as_ref().expect("photo");
                             let token = tokens[i].lock().expect("token").clone();
                             let t = Instant::now();
-                            // The process that took the push holds the photo's references.
-                            let lat = upload(addrs[i % addrs.len()], &token, hash, bytes);
+                            let lat = upload(&addrs, i, &token, hash, bytes);
                             photo_lat.lock().expect("lat").push(t.elapsed());
                             chunk_lat.lock().expect("lat").extend(lat);
                         }
