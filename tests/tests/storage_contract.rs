@@ -93,7 +93,7 @@ contract![
     an_abandoned_push_stops_before_its_next_document,
     queues_and_figures_follow_their_definition,
 ];
-// Photo stores get their contract beside this one (the `BlobStore` trait, `blobs.rs`).
+// Photo stores have their contract beside this one: tests/src/photo_contract.rs.
 
 const NOW: i64 = 1_790_000_000_000;
 const HOUR: i64 = 3_600_000;
