@@ -422,47 +422,59 @@ fn each_group(
         .replace("{col}", by.column())
         .replace("{filter}", &grid_filter(&ask.grids, params.len() + 1));
     for mut r in db.query(&sql, &params_with_grids(&ask.grids, params))? {
-        let t = out.entry(r.text(0)?).or_insert_with(|| Tally {
-            f: GroupFigures {
-                weekly: empty_weeks(ask),
-                ..GroupFigures::default()
-            },
-            ..Tally::default()
-        });
+        let t = out.entry(r.text(0)?).or_insert_with(|| new_tally(ask));
         f(t, &mut r)?;
     }
     Ok(())
 }
 
-/// The counts of every group along `by`, each an index range or a pass over a narrow
-/// covering index, so that rows are read once and little is computed per row: counts by
-/// status, category, urgency and score; overdue cases; cases with each time; responses per
-/// urgency (those that responded, and those past their standard without a response); the
-/// weekly trend, a range per week.
-fn tallies(db: &mut dyn Sql, ask: &FigureQuery, by: By) -> StoreResult<BTreeMap<String, Tally>> {
-    let mut out = BTreeMap::new();
-    let mut urgencies: Vec<String> = Vec::new();
-    each_group(
-        db,
-        ask,
-        by,
-        &mut out,
-        "SELECT {key}, status, category, urgency, satisfaction, count(*) FROM docs
-         WHERE kind = 'case' AND {col} <> '' {filter}
-         GROUP BY 1, 2, 3, 4, 5",
-        Vec::new(),
-        |t, r| {
-            let status = r.text(1)?;
-            let category = r.opt_text(2)?.unwrap_or_default();
-            let urgency = r.opt_text(3)?.unwrap_or_default();
-            let n = r.count(5)? as usize;
+/// A new group's tally, its weeks laid out.
+fn new_tally(ask: &FigureQuery) -> Tally {
+    Tally {
+        f: GroupFigures {
+            weekly: empty_weeks(ask),
+            ..GroupFigures::default()
+        },
+        ..Tally::default()
+    }
+}
+
+/// The tallies per grid and per unit after [`counts`], and the urgencies seen.
+struct Counted {
+    grids: BTreeMap<String, Tally>,
+    units: BTreeMap<String, Tally>,
+    urgencies: Vec<String>,
+}
+
+/// Counts by status, category, urgency and score, per grid and per unit: the one statement
+/// that reads every case of the grids (a narrow covering index, grouped in its order).
+fn counts(db: &mut dyn Sql, ask: &FigureQuery) -> StoreResult<Counted> {
+    let sql = format!(
+        "SELECT grid_id, status, category, urgency, satisfaction, assigned_unit, count(*)
+         FROM docs WHERE kind = 'case' {}
+         GROUP BY 1, 2, 3, 4, 5, 6",
+        grid_filter(&ask.grids, 1)
+    );
+    let mut out = Counted {
+        grids: BTreeMap::new(),
+        units: BTreeMap::new(),
+        urgencies: Vec::new(),
+    };
+    for mut r in db.query(&sql, &params_with_grids(&ask.grids, Vec::new()))? {
+        let grid = r.text(0)?;
+        let status = r.text(1)?;
+        let category = r.opt_text(2)?.unwrap_or_default();
+        let urgency = r.opt_text(3)?.unwrap_or_default();
+        let score = r.opt_int(4)?.filter(|s| (1..=5).contains(s));
+        let unit = r.opt_text(5)?.filter(|u| !u.is_empty());
+        let n = r.count(6)? as usize;
+        let open = Status::parse(&status).is_ok_and(Status::is_open);
+        let add = |t: &mut Tally| {
             t.f.total += n;
-            if Status::parse(&status).is_ok_and(Status::is_open) {
+            if open {
                 t.f.open += n;
             }
-            if let Some(s) = r.opt_int(4)?
-                && (1..=5).contains(&s)
-            {
+            if let Some(s) = score {
                 t.f.satisfaction.distribution[(s - 1) as usize] += n;
             }
             if status != "cancelled" {
@@ -476,14 +488,30 @@ fn tallies(db: &mut dyn Sql, ask: &FigureQuery, by: By) -> StoreResult<BTreeMap<
                 .entry(urgency.clone())
                 .or_default()
                 .standard_ms = ask.standards.of(&urgency);
-            if !urgencies.contains(&urgency) {
-                urgencies.push(urgency);
-            }
-            *t.f.by_status.entry(status).or_default() += n;
-            *t.f.by_category.entry(category).or_default() += n;
-            Ok(())
-        },
-    )?;
+            *t.f.by_status.entry(status.clone()).or_default() += n;
+            *t.f.by_category.entry(category.clone()).or_default() += n;
+        };
+        add(out.grids.entry(grid).or_insert_with(|| new_tally(ask)));
+        if let Some(u) = unit {
+            add(out.units.entry(u).or_insert_with(|| new_tally(ask)));
+        }
+        if !out.urgencies.contains(&urgency) {
+            out.urgencies.push(urgency);
+        }
+    }
+    Ok(out)
+}
+
+/// The rest of the figures of every group along `by`, each an index range: overdue cases,
+/// cases with each time, responses per urgency (those that responded, and those past their
+/// standard without a response), the weekly trend a range per week.
+fn tallies(
+    db: &mut dyn Sql,
+    ask: &FigureQuery,
+    by: By,
+    mut out: BTreeMap<String, Tally>,
+    urgencies: &[String],
+) -> StoreResult<BTreeMap<String, Tally>> {
     each_group(
         db,
         ask,
@@ -517,7 +545,7 @@ fn tallies(db: &mut dyn Sql, ask: &FigureQuery, by: By) -> StoreResult<BTreeMap<
             },
         )?;
     }
-    for u in &urgencies {
+    for u in urgencies {
         let standard = ask.standards.of(u);
         fn entry<'t>(t: &'t mut Tally, u: &str) -> &'t mut ResponseFigures {
             t.f.response.by_urgency.entry(u.to_string()).or_default()
@@ -665,8 +693,9 @@ pub fn figures(db: &mut dyn Sql, ask: &FigureQuery) -> StoreResult<Figures> {
             &everything
         }
     };
-    let grid_tallies = tallies(db, ask, By::Grid)?;
-    let unit_tallies = tallies(db, ask, By::Unit)?;
+    let counted = counts(db, ask)?;
+    let grid_tallies = tallies(db, ask, By::Grid, counted.grids, &counted.urgencies)?;
+    let unit_tallies = tallies(db, ask, By::Unit, counted.units, &counted.urgencies)?;
     let mut all = Tally::default();
     all.f.weekly = grid_tallies
         .values()
