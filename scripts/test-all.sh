@@ -11,7 +11,7 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # Targets with `test = false` (run only by a suite script) are not in --all-targets.
-cargo clippy --locked -p outpost-tests --test pg_cluster -- -D warnings
+cargo clippy --locked -p outpost-tests --test pg_cluster --test pg_photos -- -D warnings
 
 echo "== cargo test"
 cargo test --workspace --locked

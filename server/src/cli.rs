@@ -11,11 +11,12 @@ use outpost_core::sync::wire::{GridInfo, GridLevel, UnitInfo};
 use outpost_core::{Role, Template};
 use rand::Rng;
 
-use crate::api::{self, App, Limits, normalize_code, now_ms, sha256};
+use crate::api::{self, App, Limits, MetricsToken, ServeOptions, normalize_code, now_ms, sha256};
 use crate::directory;
 use crate::storage::{
     Directory, MemberEntry, PostgresStorage, RevokeTarget, SqliteStorage, Storage,
 };
+use crate::transport::{self, TransportConfig};
 
 #[derive(Debug, Parser)]
 #[command(name = "outpost-server", version, about = "Outpost sync server")]
@@ -96,6 +97,97 @@ pub struct ServeArgs {
     /// Seconds requests in flight get to finish after a shutdown signal.
     #[arg(long, env = "OUTPOST_GRACE_SECS", default_value_t = 10)]
     pub grace_secs: u64,
+    /// How soon each urgency must get a response, for the workstation's figures:
+    /// `life_safety=2h,urgent=24h,normal=7d,low=7d` (units m, h, d; unnamed ones keep
+    /// these defaults).
+    #[arg(long, env = "OUTPOST_RESPONSE_STANDARDS", value_parser = crate::stats::Standards::parse)]
+    pub response_standards: Option<crate::stats::Standards>,
+    /// Seconds a client has to send a whole request head, from the connection's start (after
+    /// TLS) or the end of the previous reply; a silent kept-alive connection closes then too.
+    #[arg(long, env = "OUTPOST_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+    /// Seconds a connection may move no byte while no handler works on it (a client that
+    /// stopped reading its reply) before it is closed.
+    #[arg(long, env = "OUTPOST_IDLE_TIMEOUT_SECS", default_value_t = 30)]
+    pub idle_timeout_secs: u64,
+    /// Connections open at once; further ones are closed at once. Keep it below the
+    /// process's open-file limit (`ulimit -n`).
+    #[arg(long, env = "OUTPOST_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Connections open at once from one client address (an IPv6 /64 counts as one).
+    #[arg(long, env = "OUTPOST_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    pub max_connections_per_ip: usize,
+    /// PEM certificate chain: serve HTTPS (with --tls-key).
+    #[arg(long, env = "OUTPOST_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "OUTPOST_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Seconds a client has to finish the TLS handshake.
+    #[arg(long, env = "OUTPOST_TLS_HANDSHAKE_TIMEOUT_SECS", default_value_t = 10)]
+    pub tls_handshake_timeout_secs: u64,
+    /// Plain HTTP on a non-loopback address, for a TLS-terminating proxy in front (see
+    /// server/README.md for what the proxy must do).
+    #[arg(long, env = "OUTPOST_BEHIND_TLS_PROXY", conflicts_with = "tls_cert")]
+    pub behind_tls_proxy: bool,
+    /// Serves /metrics on the main listener to `Authorization: Bearer <token>` (and
+    /// requires it on --metrics-listen); at least 16 characters.
+    #[arg(long, env = "OUTPOST_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// A listener of its own for /metrics, e.g. 127.0.0.1:9100 (loopback unless
+    /// --metrics-token is given).
+    #[arg(long, env = "OUTPOST_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
+    /// Serves /metrics without a token on the main listener; only on loopback without a
+    /// proxy (development and tests).
+    #[arg(long, env = "OUTPOST_OPEN_METRICS", conflicts_with = "metrics_token")]
+    pub open_metrics: bool,
+    /// Enrollment attempts per client address and minute (failed ones spend it; 0: off).
+    #[arg(long, env = "OUTPOST_ENROLL_PER_MINUTE", default_value_t = 10)]
+    pub enroll_per_minute: u32,
+    /// Failed enrollment attempts per member and hour with that member's codes (0: off).
+    #[arg(long, env = "OUTPOST_ENROLL_FAILURES_PER_HOUR", default_value_t = 5)]
+    pub enroll_failures_per_hour: u32,
+    /// Seconds an unfinished photo upload may stay idle before it is dropped.
+    #[arg(long, env = "OUTPOST_PHOTO_IDLE_SECS", default_value_t = 24 * 3600)]
+    pub photo_idle_secs: u64,
+    /// MiB one device's unfinished photo uploads may hold together.
+    #[arg(long, env = "OUTPOST_PHOTO_QUOTA_MIB", default_value_t = 64)]
+    pub photo_quota_mib: u64,
+}
+
+impl ServeArgs {
+    /// The transport's bounds and TLS from the flags.
+    pub fn transport(&self) -> Res<TransportConfig> {
+        let secs = |name: &str, v: u64| -> Res<Duration> {
+            if v == 0 {
+                return Err(format!("--{name} must be at least 1").into());
+            }
+            Ok(Duration::from_secs(v))
+        };
+        if self.max_connections == 0 || self.max_connections > 1_000_000 {
+            return Err("--max-connections must be between 1 and 1000000".into());
+        }
+        if self.max_connections_per_ip == 0 {
+            return Err("--max-connections-per-ip must be at least 1".into());
+        }
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(transport::load_tls(cert, key)?),
+            _ => None,
+        };
+        Ok(TransportConfig {
+            header_timeout: secs("header-timeout-secs", self.header_timeout_secs)?,
+            idle_timeout: secs("idle-timeout-secs", self.idle_timeout_secs)?,
+            max_connections: self.max_connections,
+            max_connections_per_ip: self.max_connections_per_ip.min(self.max_connections),
+            tls,
+            tls_handshake_timeout: secs(
+                "tls-handshake-timeout-secs",
+                self.tls_handshake_timeout_secs,
+            )?,
+            behind_tls_proxy: self.behind_tls_proxy,
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -341,17 +433,65 @@ pub fn init_logs(format: LogFormat) {
     };
 }
 
+/// Resolves `listen` and binds it, after checking plain HTTP stays on loopback.
+async fn bind(listen: &str, cfg: &TransportConfig) -> Res<tokio::net::TcpListener> {
+    let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host(listen)
+        .await
+        .map_err(|e| format!("cannot resolve {listen}: {e}"))?
+        .collect();
+    for a in &addrs {
+        transport::check_listen(*a, cfg)?;
+    }
+    let mut last = None;
+    for a in addrs {
+        match transport::listen(a) {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(match last {
+        Some(e) => format!("cannot listen on {listen}: {e}"),
+        None => format!("{listen} resolves to no address"),
+    }
+    .into())
+}
+
 fn serve(data_dir: &Path, database: Option<&str>, args: ServeArgs) -> Res<()> {
     init_logs(args.log_format);
+    // Flags first: a bad certificate or address is reported before anything is opened.
+    let transport = args.transport()?;
+    let metrics_token = args
+        .metrics_token
+        .as_deref()
+        .map(MetricsToken::new)
+        .transpose()?;
+    // Past the open-file limit, accepting fails and connections wait in the kernel's queue
+    // instead of being counted and refused.
+    if let Some(limit) = transport::open_file_limit()
+        && (transport.max_connections as u64).saturating_add(128) > limit
+    {
+        tracing::warn!(
+            limit,
+            max_connections = transport.max_connections,
+            "the open-file limit is below --max-connections: raise it (ulimit -n, systemd \
+             LimitNOFILE) or lower --max-connections"
+        );
+    }
     let storage = open_storage(data_dir, database)?;
-    // Photos live in their own SQLite file beside the documents (`blobs.rs`).
-    let blobs = Arc::new(crate::blobs::SqliteBlobStore::open(
-        data_dir.join("outpost-blobs.db"),
-    )?);
+    // Photos live in the documents' database: PostgreSQL, or a SQLite file beside theirs.
+    let policy = crate::blobs::UploadPolicy {
+        idle_ms: i64::try_from(args.photo_idle_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+        quota_bytes: args.photo_quota_mib.saturating_mul(1 << 20),
+    };
+    let blobs = crate::blobs::open_blob_store(data_dir, database, policy)?;
+    // Declared before the runtime, so dropped after it (see `_keep` below).
+    let _keep_blobs = blobs.clone();
     let limits = Limits {
         max_body: args.max_body,
         max_page: args.max_page,
         request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
+        enroll_per_minute: args.enroll_per_minute,
+        enroll_failures_per_hour: args.enroll_failures_per_hour,
         ..Limits::default()
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -361,20 +501,40 @@ fn serve(data_dir: &Path, database: Option<&str>, args: ServeArgs) -> Res<()> {
     // runtime of its own, which may not be dropped inside an async context.
     let _keep = storage.clone();
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&args.listen).await?;
+        let listener = bind(&args.listen, &transport).await?;
+        let metrics_listener = match &args.metrics_listen {
+            Some(l) => Some(
+                tokio::net::TcpListener::bind(l)
+                    .await
+                    .map_err(|e| format!("cannot listen on {l} for /metrics: {e}"))?,
+            ),
+            None => None,
+        };
         let addr = listener.local_addr()?;
-        // Tests and scripts read the bound address (port 0 picks a free one) from here.
-        println!("outpost-server listening on http://{addr}");
-        std::io::stdout().flush()?;
+        let scheme = if transport.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
         let app = App::new(storage, limits);
-        app.set_blob_store(blobs);
-        api::serve(
-            app,
-            listener,
-            shutdown_signal(),
-            Duration::from_secs(args.grace_secs),
-        )
-        .await?;
+        let sweep_every = Duration::from_millis((policy.idle_ms / 4).clamp(1000, 600_000) as u64);
+        crate::blobs::spawn_sweeper(blobs.clone(), sweep_every);
+        app.set_blob_store(blobs.clone());
+        if let Some(s) = args.response_standards.clone() {
+            app.set_standards(s);
+        }
+        let opts = ServeOptions {
+            transport,
+            grace: Duration::from_secs(args.grace_secs),
+            metrics_token,
+            open_metrics: args.open_metrics,
+            metrics_listener,
+        };
+        api::check_options(addr, &opts)?;
+        // Tests and scripts read the bound address (port 0 picks a free one) from here.
+        println!("outpost-server listening on {scheme}://{addr}");
+        std::io::stdout().flush()?;
+        api::serve_with(app, listener, opts, shutdown_signal()).await?;
         tracing::info!("stopped");
         Ok(())
     })

@@ -50,6 +50,11 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Invalid(m) => ApiError::bad_request("invalid", m),
+            StoreError::Cancelled => ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "timeout",
+                "the request took too long",
+            ),
             other => ApiError::internal(other),
         }
     }

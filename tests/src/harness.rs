@@ -1,7 +1,7 @@
 //! A server process, devices, a test city's directory and a raw HTTP client.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -11,8 +11,10 @@ use outpost_core::sync::wire::{
 };
 use outpost_core::sync::{SyncClient, SyncConfig, SyncError, SyncReport};
 use outpost_core::{Role, Store, Template};
+use outpost_server::stats::{FigureQuery, Figures, Queues};
 use outpost_server::storage::{
-    CaseRow, DeviceRecord, EnrollOutcome, Page, PushCheck, RevokeTarget, Scope, StoreResult,
+    CaseRow, DeviceRecord, EnrollOutcome, Page, PushCheck, PushContext, RevokeTarget, Scope,
+    StoreResult,
 };
 use outpost_server::{Directory, MemberEntry, PostgresStorage, SqliteStorage, Storage};
 
@@ -170,8 +172,14 @@ impl Storage for ServerDb {
     ) -> StoreResult<EnrollOutcome> {
         self.0.enroll(code, actor, token, name, now)
     }
+    fn invite_member(&self, code: &[u8]) -> StoreResult<Option<String>> {
+        self.0.invite_member(code)
+    }
     fn device_by_token(&self, token: &[u8]) -> StoreResult<Option<DeviceRecord>> {
         self.0.device_by_token(token)
+    }
+    fn authenticate(&self, token: &[u8]) -> StoreResult<Option<(DeviceRecord, i64)>> {
+        self.0.authenticate(token)
     }
     fn devices(&self) -> StoreResult<Vec<DeviceRecord>> {
         self.0.devices()
@@ -183,18 +191,34 @@ impl Storage for ServerDb {
         &self,
         docs: &[wire::PushDoc],
         check: &PushCheck<'_>,
-        now: i64,
+        ctx: &PushContext<'_>,
     ) -> StoreResult<Vec<wire::Ack>> {
-        self.0.push(docs, check, now)
+        self.0.push(docs, check, ctx)
     }
     fn pull(&self, scope: &Scope, after: u64, max: usize, skip: &[u8]) -> StoreResult<Page> {
         self.0.pull(scope, after, max, skip)
+    }
+    fn authenticate_and_pull(
+        &self,
+        token: &[u8],
+        scope: &Scope,
+        after: u64,
+        max: usize,
+        skip: &[u8],
+    ) -> StoreResult<Option<((DeviceRecord, i64), Page)>> {
+        self.0.authenticate_and_pull(token, scope, after, max, skip)
     }
     fn head(&self) -> StoreResult<u64> {
         self.0.head()
     }
     fn cases(&self, grids: Option<&[String]>) -> StoreResult<Vec<CaseRow>> {
         self.0.cases(grids)
+    }
+    fn queues(&self, grids: Option<&[String]>, now: i64, limit: usize) -> StoreResult<Queues> {
+        self.0.queues(grids, now, limit)
+    }
+    fn figures(&self, ask: &FigureQuery) -> StoreResult<Figures> {
+        self.0.figures(ask)
     }
     fn change_count(&self, doc: Option<&str>) -> StoreResult<u64> {
         self.0.change_count(doc)
@@ -211,7 +235,21 @@ pub struct Server {
     pub data_dir: PathBuf,
     /// The PostgreSQL database, shared with replicas; `None` on SQLite.
     pub database: Option<std::sync::Arc<TestDb>>,
+    /// Where the server's log goes, when it was asked to keep it (`Launch::log`).
+    log: Option<PathBuf>,
     _dir: tempfile::TempDir,
+}
+
+/// How a test server starts (`Server::launch`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Launch<'a> {
+    /// Extra `serve` flags.
+    pub args: &'a [&'a str],
+    /// `--open-metrics`: `/metrics` without a token on the loopback listener, as the
+    /// older suites read it.
+    pub open_metrics: bool,
+    /// Keeps the server's log (JSON lines) for `Server::log_lines`.
+    pub log: bool,
 }
 
 impl Server {
@@ -221,6 +259,18 @@ impl Server {
 
     /// Starts with extra `serve` flags, e.g. `--max-body 65536`.
     pub fn start_with(directory: &Directory, serve_args: &[&str]) -> Server {
+        Server::launch(
+            directory,
+            Launch {
+                args: serve_args,
+                open_metrics: true,
+                log: false,
+            },
+        )
+    }
+
+    /// Starts as `launch` says.
+    pub fn launch(directory: &Directory, launch: Launch<'_>) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let data_dir = dir.path().join("data");
         let database = test_database().map(|admin| std::sync::Arc::new(TestDb::create(&admin)));
@@ -228,15 +278,33 @@ impl Server {
         let file = dir.path().join("directory.json");
         std::fs::write(&file, serde_json::to_vec(directory).expect("json")).expect("write");
         admin(&data_dir, db_url, &["directory", "import", path_str(&file)]);
-        let (child, addr, url) = spawn(&data_dir, db_url, serve_args);
+        let log = launch.log.then(|| dir.path().join("server.log"));
+        let (child, addr, url) = spawn(&data_dir, db_url, launch, log.as_deref());
         Server {
             child,
             addr,
             url,
             data_dir,
             database,
+            log,
             _dir: dir,
         }
+    }
+
+    /// The server's log so far, one JSON object per line (`Launch::log`).
+    pub fn log_lines(&self) -> Vec<serde_json::Value> {
+        let path = self.log.as_ref().expect("started with Launch::log");
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// The server's log as written.
+    pub fn log_text(&self) -> String {
+        let path = self.log.as_ref().expect("started with Launch::log");
+        std::fs::read_to_string(path).unwrap_or_default()
     }
 
     /// Another server process on this one's PostgreSQL database: together they are one
@@ -248,13 +316,19 @@ impl Server {
             .expect("several server processes need PostgreSQL (OUTPOST_TEST_DATABASE)");
         let dir = tempfile::tempdir().expect("temp dir");
         let data_dir = dir.path().join("data");
-        let (child, addr, url) = spawn(&data_dir, Some(&database.url), serve_args);
+        let launch = Launch {
+            args: serve_args,
+            open_metrics: true,
+            log: false,
+        };
+        let (child, addr, url) = spawn(&data_dir, Some(&database.url), launch, None);
         Server {
             child,
             addr,
             url,
             data_dir,
             database: Some(database),
+            log: None,
             _dir: dir,
         }
     }
@@ -281,6 +355,16 @@ impl Server {
                     .expect("open server db"),
             ),
         })
+    }
+
+    /// Resident memory of the server process now, KiB (Linux; zero elsewhere).
+    pub fn memory_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
     }
 
     /// CPU time the server process has used so far (Linux; zero elsewhere).
@@ -337,21 +421,28 @@ fn path_str(p: &Path) -> &str {
 fn spawn(
     data_dir: &Path,
     database: Option<&str>,
-    serve_args: &[&str],
+    launch: Launch<'_>,
+    log: Option<&Path>,
 ) -> (Child, SocketAddr, String) {
-    let logs = if std::env::var_os("OUTPOST_TEST_LOGS").is_some() {
-        Stdio::inherit()
-    } else {
-        Stdio::null()
+    let logs = match log {
+        Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+        None if std::env::var_os("OUTPOST_TEST_LOGS").is_some() => Stdio::inherit(),
+        None => Stdio::null(),
     };
     let mut cmd = Command::new(bin("outpost-test-server"));
     cmd.arg("--data-dir").arg(data_dir);
     if let Some(db) = database {
         cmd.args(["--database", db]);
     }
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--grace-secs", "2"]);
+    if launch.open_metrics {
+        cmd.arg("--open-metrics");
+    }
+    if log.is_some() {
+        cmd.args(["--log-format", "json"]);
+    }
     let mut child = cmd
-        .args(["serve", "--listen", "127.0.0.1:0", "--grace-secs", "2"])
-        .args(serve_args)
+        .args(launch.args)
         .stdout(Stdio::piped())
         .stderr(logs)
         .spawn()
@@ -364,6 +455,7 @@ fn spawn(
     let url = line.trim().rsplit(' ').next().expect("address").to_string();
     let addr: SocketAddr = url
         .trim_start_matches("http://")
+        .trim_start_matches("https://")
         .parse()
         .unwrap_or_else(|_| panic!("the server did not start: {line:?}"));
     (child, addr, url)
@@ -396,6 +488,17 @@ pub struct Device {
 impl Device {
     /// Enrolls `member` with an invite code, talking to `url` (the server or a proxy).
     pub fn enroll(server: &Server, url: &str, dir: &Path, member: &str) -> Device {
+        Device::enroll_with(server, url, dir, member, |_| {})
+    }
+
+    /// Enrolls with client settings changed by `configure` (e.g. `extra_roots`).
+    pub fn enroll_with(
+        server: &Server,
+        url: &str,
+        dir: &Path,
+        member: &str,
+        configure: impl FnOnce(&mut SyncConfig),
+    ) -> Device {
         let code = server.invite(member);
         let db = dir.join(format!("{member}-{}.db", uuid_like()));
         let store = Store::open(&db).expect("open store");
@@ -403,7 +506,9 @@ impl Device {
             .enable_all()
             .build()
             .expect("runtime");
-        let client = SyncClient::new(fast(SyncConfig::new(url))).expect("client");
+        let mut cfg = fast(SyncConfig::new(url));
+        configure(&mut cfg);
+        let client = SyncClient::new(cfg).expect("client");
         rt.block_on(client.enroll(&store, &code, member))
             .expect("enroll");
         Device {
@@ -495,7 +600,42 @@ pub fn http(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> std::io::Result<Reply> {
-    let mut s = TcpStream::connect(addr)?;
+    request_on(TcpStream::connect(addr)?, addr, method, path, headers, body)
+}
+
+/// A connection to `addr` from the local address `from` (any of 127.0.0.0/8 on loopback),
+/// so that tests can play several clients.
+pub fn connect_from(from: IpAddr, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.bind(&SocketAddr::new(from, 0).into())?;
+    socket.connect(&addr.into())?;
+    Ok(socket.into())
+}
+
+/// `http` from the local address `from`.
+pub fn http_from(
+    from: IpAddr,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Reply> {
+    request_on(connect_from(from, addr)?, addr, method, path, headers, body)
+}
+
+fn request_on(
+    mut s: TcpStream,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Reply> {
     s.set_read_timeout(Some(Duration::from_secs(20)))?;
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (k, v) in headers {

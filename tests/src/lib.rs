@@ -4,4 +4,5 @@
 
 pub mod cut_proxy;
 pub mod harness;
+pub mod photo_contract;
 pub mod proxy;

@@ -232,3 +232,105 @@ fn photos_are_seen_by_exactly_those_who_see_their_documents() {
     .unwrap();
     assert_eq!(r.status, 416);
 }
+
+/// Issue 10's photo attacks against a real server: a device that starts a photo's upload
+/// with a wrong size and wrong bytes does not block the real upload; one device's unfinished
+/// uploads are capped (429 `upload_quota`) and expire when left idle; offsets near
+/// `u64::MAX` are refused, not wrapped.
+#[test]
+fn squatters_do_not_block_the_real_upload_and_unfinished_uploads_are_bounded() {
+    let server = Server::start_with(
+        &city(),
+        &["--photo-quota-mib", "1", "--photo-idle-secs", "2"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let owner = Device::enroll(&server, &server.url, dir.path(), "member-a1");
+    let squatter = Device::enroll(&server, &server.url, dir.path(), "member-a2");
+    let real = jpeg(700_000, 5);
+    let h = sha256_hex(&real);
+    let (h2, h3) = (sha256_hex(b"second"), sha256_hex(b"third"));
+    // The squatter learnt the hash and references it first, with two more of its own.
+    let own = squatter
+        .store
+        .create_case(NewCase::new(Category::Waste, Urgency::Low, "堆物", "G1"))
+        .unwrap();
+    for x in [&h, &h2, &h3] {
+        squatter
+            .store
+            .record(&own, EventKind::PhotoAdded { hash: x.clone() })
+            .unwrap();
+    }
+    assert!(squatter.sync().refused.is_empty());
+    let auth = format!("Bearer {}", squatter.token());
+    let put = |hash: &str, offset: u64, size: u64, body: &[u8]| {
+        http(
+            server.addr,
+            "PUT",
+            &format!("/v1/blobs/{hash}?offset={offset}&size={size}"),
+            &[("Authorization", auth.as_str())],
+            body,
+        )
+        .unwrap()
+    };
+    let status = |hash: &str| {
+        let r = http(
+            server.addr,
+            "GET",
+            &format!("/v1/blobs/{hash}/status"),
+            &[("Authorization", auth.as_str())],
+            b"",
+        )
+        .unwrap();
+        assert_eq!(r.status, 200, "{}", r.error_code());
+        serde_json::from_slice::<outpost_core::sync::blobs::BlobStatus>(&r.body).unwrap()
+    };
+    let squat = jpeg(100_000, 9);
+    assert_eq!(put(&h, 0, real.len() as u64 + 1, &squat).status, 200);
+
+    // The owner attaches the real photo and syncs: its upload is its own and completes.
+    let f = dir.path().join("real.jpg");
+    std::fs::write(&f, &real).unwrap();
+    owner
+        .store
+        .create_case_with_photos(
+            NewCase::new(Category::FireHazard, Urgency::Urgent, "消防通道", "G1"),
+            &[&f],
+        )
+        .unwrap();
+    let r = owner.sync();
+    assert_eq!(r.blobs_uploaded, 1, "{:?}", r.blobs_failed);
+    assert_eq!(probe(&server, &owner, &h), (200, 200));
+    // The squatter now shares the complete photo; its own upload no longer matters.
+    assert!(status(&h).complete);
+
+    // The quota: 1 MiB across one device's unfinished uploads.
+    assert_eq!(put(&h2, 0, 2_000_000, &jpeg(700_000, 1)).status, 200);
+    let r = put(&h3, 0, 2_000_000, &jpeg(400_000, 2));
+    assert_eq!((r.status, r.error_code().as_str()), (429, "upload_quota"));
+    assert!(r.header("retry-after").is_some());
+    assert_eq!(status(&h3).offset, 0, "nothing stored");
+    // Other devices are not touched by it.
+    let g = dir.path().join("other.jpg");
+    std::fs::write(&g, jpeg(300_000, 3)).unwrap();
+    owner
+        .store
+        .create_case_with_photos(
+            NewCase::new(Category::Waste, Urgency::Normal, "垃圾", "G1"),
+            &[&g],
+        )
+        .unwrap();
+    assert_eq!(owner.sync().blobs_uploaded, 1);
+
+    // Offsets near u64::MAX are refused as a bad range, never wrapped.
+    for offset in [u64::MAX, u64::MAX - 1] {
+        let r = put(&h2, offset, 2_000_000, b"xy");
+        assert_eq!((r.status, r.error_code().as_str()), (400, "bad_range"));
+    }
+    assert_eq!(status(&h2).offset, 700_000);
+
+    // Left idle for longer than 2 s, the upload expires and its bytes leave the quota.
+    std::thread::sleep(std::time::Duration::from_millis(2600));
+    assert_eq!(status(&h2).offset, 0);
+    assert_eq!(put(&h3, 0, 2_000_000, &jpeg(400_000, 2)).status, 200);
+    assert_eq!(status(&h3).offset, 400_000);
+}

@@ -409,3 +409,65 @@ fn damaged_chunks_damaged_downloads_and_wrong_hashes_are_caught() {
     .unwrap();
     assert_eq!(r.status, 400);
 }
+
+/// A download is streamed from the store in bounded pieces, not buffered whole: eight
+/// clients that request a 20 MiB photo and read nothing leave the server's memory almost
+/// where it was (buffered, they would hold 160 MiB).
+#[test]
+fn downloads_are_streamed_in_bounded_pieces() {
+    let server = Server::start(&city());
+    let dir = tempfile::tempdir().unwrap();
+    let dev = Device::enroll(&server, &server.url, dir.path(), "member-a1");
+    let bytes = photo(20 << 20, 3);
+    let path = dir.path().join("big.jpg");
+    std::fs::write(&path, &bytes).unwrap();
+    let case = dev
+        .store
+        .create_case(NewCase::new(Category::Waste, Urgency::Normal, "堆物", "G1"))
+        .unwrap();
+    let h = dev.store.add_photo_to_case(&case, &path).unwrap();
+    let c = client(&server.url);
+    let rt = runtime();
+    rt.block_on(c.sync(&dev.store, None)).unwrap();
+    let report = rt
+        .block_on(c.upload_blobs(&dev.store, 1 << 20, None))
+        .unwrap();
+    assert!(
+        dev.store.pending_uploads().unwrap().is_empty(),
+        "{report:?}"
+    );
+    // One whole read first, so whatever the server keeps after a download is counted.
+    let auth = format!("Bearer {}", dev.token());
+    let whole = http(
+        server.addr,
+        "GET",
+        &format!("/v1/blobs/{h}"),
+        &[("Authorization", auth.as_str())],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(whole.body.len(), bytes.len());
+    assert_eq!(sha(&whole.body), h);
+    let before = server.memory_kib();
+    let stalled: Vec<std::net::TcpStream> = (0..8)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(server.addr).unwrap();
+            std::io::Write::write_all(
+                &mut s,
+                format!("GET /v1/blobs/{h} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n\r\n")
+                    .as_bytes(),
+            )
+            .unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let during = server.memory_kib();
+    drop(stalled);
+    println!("server memory: {before} KiB before, {during} KiB with 8 stalled 20 MiB downloads");
+    assert!(before > 0, "the server's memory is read from /proc");
+    assert!(
+        during < before + 64 * 1024,
+        "memory grew from {before} KiB to {during} KiB"
+    );
+}

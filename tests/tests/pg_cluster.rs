@@ -17,7 +17,7 @@ use outpost_core::sync::validate::{Accepted, Refusal, read_view};
 use outpost_core::sync::wire::PushDoc;
 use outpost_core::{Category, EventKind, Member, NewCase, Role, Status, Store, Urgency};
 use outpost_server::storage::postgres::HookPoint;
-use outpost_server::storage::{Page, Scope};
+use outpost_server::storage::{Page, PushContext, Scope};
 use outpost_server::{PostgresStorage, Storage};
 use outpost_tests::harness::{Device, Server, TestDb, city, test_database};
 
@@ -336,9 +336,15 @@ fn a_position_committing_after_a_higher_one_was_read_is_not_skipped() {
     // hold a lower one than Y and the device's cursor would already be past it.
     let g = gate(&first, HookPoint::BeforePositions);
     std::thread::scope(|s| {
-        let held = s.spawn(|| first.push(std::slice::from_ref(&x), &accept, 1).unwrap());
+        let held = s.spawn(|| {
+            first
+                .push(std::slice::from_ref(&x), &accept, &PushContext::at(1))
+                .unwrap()
+        });
         g.reached.recv_timeout(Duration::from_secs(30)).unwrap();
-        let acks = second.push(std::slice::from_ref(&y), &accept, 2).unwrap();
+        let acks = second
+            .push(std::slice::from_ref(&y), &accept, &PushContext::at(2))
+            .unwrap();
         assert!(acks[0].ok && acks[0].stored > 0);
         let page = reader.pull(&Scope::All, 0, usize::MAX, &[]).unwrap();
         assert_eq!(ids(&page), [y.id.as_str()], "only Y has committed");
@@ -360,12 +366,18 @@ fn a_position_committing_after_a_higher_one_was_read_is_not_skipped() {
     let cursor = reader.head().unwrap();
     let g = gate(&first, HookPoint::BeforeCommit);
     std::thread::scope(|s| {
-        let held = s.spawn(|| first.push(std::slice::from_ref(&z), &accept, 3).unwrap());
+        let held = s.spawn(|| {
+            first
+                .push(std::slice::from_ref(&z), &accept, &PushContext::at(3))
+                .unwrap()
+        });
         g.reached.recv_timeout(Duration::from_secs(30)).unwrap();
         let (done_tx, done_rx) = mpsc::channel();
         let (second, w) = (&second, &w);
         let later = s.spawn(move || {
-            let acks = second.push(std::slice::from_ref(w), &accept, 4).unwrap();
+            let acks = second
+                .push(std::slice::from_ref(w), &accept, &PushContext::at(4))
+                .unwrap();
             let _ = done_tx.send(());
             acks
         });
