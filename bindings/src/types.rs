@@ -202,8 +202,20 @@ impl From<CaseEdit> for core::CaseEdit {
     }
 }
 
+impl From<core::CaseEdit> for CaseEdit {
+    fn from(e: core::CaseEdit) -> Self {
+        CaseEdit {
+            category: e.category.map(Into::into),
+            urgency: e.urgency.map(Into::into),
+            title: e.title,
+            description: e.description,
+            location: e.location.map(Into::into),
+        }
+    }
+}
+
 /// One thing that happened to a case. Also what `Cases.record` takes: every kind except
-/// `Created`, `Edited` and `Unknown`, which only core writes.
+/// `Created`, `Edited`, `Moved` and `Unknown`, which have their own calls or only core writes.
 #[derive(Debug, Clone, PartialEq, uniffi::Enum)]
 pub enum EventKind {
     Created,
@@ -235,8 +247,13 @@ pub enum EventKind {
     PhotoAdded {
         hash: String,
     },
+    /// Corrections to the case's text, category, urgency or place.
     Edited {
-        fields: String,
+        edit: CaseEdit,
+    },
+    /// An administrator moved the case to another grid.
+    Moved {
+        grid_id: String,
     },
     /// Written by a newer version of the app; shown, never interpreted.
     Unknown {
@@ -262,7 +279,8 @@ impl From<core::EventKind> for EventKind {
             K::Cancelled { reason } => EventKind::Cancelled { reason },
             K::Comment { text } => EventKind::Comment { text },
             K::PhotoAdded { hash } => EventKind::PhotoAdded { hash },
-            K::Edited { fields } => EventKind::Edited { fields },
+            K::Edited(e) => EventKind::Edited { edit: e.into() },
+            K::Moved { grid_id } => EventKind::Moved { grid_id },
             K::Unknown { name } => EventKind::Unknown { name },
         }
     }
@@ -290,7 +308,8 @@ impl From<EventKind> for core::EventKind {
             EventKind::Cancelled { reason } => K::Cancelled { reason },
             EventKind::Comment { text } => K::Comment { text },
             EventKind::PhotoAdded { hash } => K::PhotoAdded { hash },
-            EventKind::Edited { fields } => K::Edited { fields },
+            EventKind::Edited { edit } => K::Edited(edit.into()),
+            EventKind::Moved { grid_id } => K::Moved { grid_id },
             EventKind::Unknown { name } => K::Unknown { name },
         }
     }
@@ -798,8 +817,12 @@ mod tests {
             K::Cancelled { reason: "b".into() },
             K::Comment { text: "c".into() },
             K::PhotoAdded { hash: "d".into() },
-            K::Edited {
-                fields: "title".into(),
+            K::Edited(core::CaseEdit {
+                title: Some("t".into()),
+                ..Default::default()
+            }),
+            K::Moved {
+                grid_id: "g2".into(),
             },
             K::Unknown {
                 name: "escalated".into(),

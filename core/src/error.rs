@@ -97,8 +97,10 @@ pub enum ValidationError {
     Unanswered { count: usize, first: String },
     #[error("checklist template is invalid: {0}")]
     Template(String),
-    #[error("photo {0} is not on this device; attach the photo file itself")]
-    PhotoNotHeld(String),
+    /// A reference to a photo this device does not hold (no file under its hash): attach
+    /// photos from their files, so that they can be uploaded.
+    #[error("photo {0} is not on this device; attach it from its file")]
+    PhotoNotOnDevice(String),
 }
 
 /// Why a member may not take an action, in the order the rules ask: is anyone signed in, is

@@ -92,7 +92,11 @@ fn event(kind: usize, now: i64) -> EventKind {
     }
 }
 
-fn answer_for(kind: outpost_core::AnswerKind, fail: bool) -> (AnswerValue, Vec<String>) {
+fn answer_for(
+    dir: &tempfile::TempDir,
+    kind: outpost_core::AnswerKind,
+    fail: bool,
+) -> (AnswerValue, Vec<std::path::PathBuf>) {
     use outpost_core::AnswerKind::*;
     match (kind, fail) {
         (PassFail, f) => (
@@ -106,7 +110,7 @@ fn answer_for(kind: outpost_core::AnswerKind, fail: bool) -> (AnswerValue, Vec<S
         (YesNo, f) => (if f { AnswerValue::Yes } else { AnswerValue::No }, vec![]),
         (Number, f) => (AnswerValue::Number(if f { 0.0 } else { 3.0 }), vec![]),
         (Text, f) => (AnswerValue::Text(format!("{f}")), vec![]),
-        (Photo, f) => (AnswerValue::Photo, vec![photo(f as u64 + 1)]),
+        (Photo, f) => (AnswerValue::Photo, vec![photo_file(dir, f as u64 + 1)]),
     }
 }
 
@@ -184,8 +188,8 @@ fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let Ok(i) = p.inspection(id) else { continue };
                 let items: Vec<_> = i.template.items().cloned().collect();
                 let it = &items[item % items.len()];
-                let (v, photos) = answer_for(it.answer, fail);
-                if p.answer(id, &it.id, v, "", &photos).is_ok() {
+                let (v, photos) = answer_for(&dir, it.answer, fail);
+                if p.answer_with_photos(id, &it.id, v, "", &photos).is_ok() {
                     answered.insert((id.clone(), it.id.clone()));
                 }
             }

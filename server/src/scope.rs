@@ -103,6 +103,11 @@ impl Known for DirectoryIndex {
     fn unit(&self, id: &str) -> bool {
         self.units.contains(id)
     }
+    /// The app's own checklists, or one the directory publishes, in exactly that version.
+    fn template(&self, t: &outpost_core::Template) -> bool {
+        outpost_core::Template::builtin().iter().any(|b| b == t)
+            || self.directory.templates.iter().any(|p| p == t)
+    }
 }
 
 /// What `member`'s devices may see.

@@ -163,11 +163,17 @@ impl Store {
 }
 
 pub(super) fn create_in(t: &mut Txn<'_>, c: &NewCase) -> Result<String> {
-    let me = t.member()?;
-    me.may_report(&c.grid_id)?;
     for h in &c.attachments {
         require_photo(t, h)?;
     }
+    create_raised_in(t, c)
+}
+
+/// [`create_in`] for a hazard raised from a submitted walkthrough: its photos are the
+/// merged answers' photos, which other inspectors' phones took and hold.
+pub(super) fn create_raised_in(t: &mut Txn<'_>, c: &NewCase) -> Result<String> {
+    let me = t.member()?;
+    me.may_report(&c.grid_id)?;
     let id = new_id();
     let now = t.now();
     let doc = t.create(&id, DocKind::Case);
@@ -186,7 +192,7 @@ pub(super) fn require_photo(t: &Txn<'_>, hash: &str) -> Result<()> {
     if held {
         Ok(())
     } else {
-        Err(ValidationError::PhotoNotHeld(hash.to_string()).into())
+        Err(ValidationError::PhotoNotOnDevice(hash.to_string()).into())
     }
 }
 

@@ -2,7 +2,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::cases::{create_in, record_in, require_photo};
+use super::cases::{create_raised_in, record_in, require_photo};
 use super::projection::list_inspections;
 use super::{DocKind, Store, Txn, new_id};
 use crate::case::{EventKind, HazardSource, NewCase};
@@ -145,7 +145,7 @@ impl Store {
                     inspection_id: id.to_string(),
                     item_id: item.id.clone(),
                 });
-                let case_id = create_in(t, &c)?;
+                let case_id = create_raised_in(t, &c)?;
                 let doc = t.doc(id)?.ok_or_else(|| not_found(id))?;
                 record_link(doc, "hazards", &item.id, &case_id)?;
                 raised.push(case_id);
