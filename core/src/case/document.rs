@@ -99,6 +99,35 @@ pub(crate) fn new_case_doc(
     append_event(doc, &created)
 }
 
+/// Records `kind` by `member` on the case document `doc` (case `id`) at `at`, if the rules
+/// allow it on the merged state ([`super::permit`]); returns the event. The one way an
+/// action is written: a phone's store for its member, the server's console for a
+/// signed-in member. The payload is validated here too; `Created` and unknown events are
+/// never recorded this way.
+pub fn record(
+    doc: &mut AutoCommit,
+    id: &str,
+    member: &Member,
+    kind: EventKind,
+    event_id: &str,
+    at: i64,
+) -> Result<Event> {
+    if matches!(kind, EventKind::Created | EventKind::Unknown { .. }) {
+        return Err(crate::error::ValidationError::Unknown {
+            what: "action",
+            value: kind.name().to_string(),
+        }
+        .into());
+    }
+    kind.validate(at)?;
+    let case = read_case(doc, id)?;
+    let state = case.state();
+    super::permit(&Acting::of_member(member, &state), &state, &kind)?;
+    let event = event_by(member, &state, event_id, at, kind, case.heads());
+    append_event(doc, &event)?;
+    Ok(event)
+}
+
 /// An event `m` records on a case in `state`, carrying the scope claims the rules check.
 pub(crate) fn event_by(
     m: &Member,

@@ -3,10 +3,19 @@
 use super::projection::{CaseList, list_cases, search_cases};
 use super::{DocKind, Store, Txn, new_id};
 use crate::case::{
-    Acting, Case, CaseEdit, CaseSummary, Category, EventKind, Location, NewCase, Urgency,
-    append_event, check_len, event_by, new_case_doc, permit, read_case,
+    Case, CaseEdit, CaseSummary, Category, EventKind, Location, NewCase, Urgency,
+    check_len, new_case_doc, read_case, record,
 };
 use crate::error::{Error, Result, ValidationError};
+use crate::inspection::InspectionSummary;
+use crate::rules::{self, ActionOffer, HomeList};
+
+/// What a home screen list holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HomeRows {
+    Cases(Vec<CaseSummary>),
+    Walkthroughs(Vec<InspectionSummary>),
+}
 
 impl Store {
     /// Opens a case. Anyone but a responder may report; members only in their grids.
@@ -149,6 +158,30 @@ impl Store {
         self.with_conn(|c| list_cases(c, CaseList::Unit(&unit), now, limit, offset))
     }
 
+    /// The actions on case `id` for the signed-in member, in button order, each offered or
+    /// withheld with its reason (see [`crate::rules`]).
+    pub fn case_actions(&self, id: &str) -> Result<Vec<ActionOffer>> {
+        let me = self.member()?;
+        let case = self.case(id)?;
+        Ok(rules::case_actions(me.as_ref(), &case))
+    }
+
+    /// The rows of one of the home screen's lists ([`rules::home_lists`]).
+    pub fn home_list(&self, list: HomeList, limit: i64, offset: i64) -> Result<HomeRows> {
+        Ok(match list {
+            HomeList::MyReports => HomeRows::Cases(self.my_reports(limit, offset)?),
+            HomeList::OpenCases => HomeRows::Cases(self.open_cases(limit, offset)?),
+            HomeList::Overdue => {
+                let now = self.now();
+                HomeRows::Cases(self.with_conn(|c| {
+                    list_cases(c, CaseList::Overdue { now }, now, limit, offset)
+                })?)
+            }
+            HomeList::UnitQueue => HomeRows::Cases(self.unit_queue(limit, offset)?),
+            HomeList::Walkthroughs => HomeRows::Walkthroughs(self.inspections(None, limit)?),
+        })
+    }
+
     /// Every case this device holds, oldest first.
     pub fn all_cases(&self, limit: i64, offset: i64) -> Result<Vec<CaseSummary>> {
         let now = self.now();
@@ -211,11 +244,7 @@ pub(super) fn record_in(t: &mut Txn<'_>, id: &str, kind: EventKind) -> Result<St
     if crate::doc::kind_of(doc).as_deref() != Some("case") {
         return Err(not_found());
     }
-    let case = read_case(doc, id)?;
-    let state = case.state();
-    permit(&Acting::of_member(&me, &state), &state, &kind)?;
-    let event = event_by(&me, &state, &new_id(), now, kind, case.heads());
-    append_event(doc, &event)?;
+    let event = record(doc, id, &me, kind, &new_id(), now)?;
     t.commit_local(id)?;
     Ok(event.id)
 }

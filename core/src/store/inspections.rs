@@ -2,6 +2,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
+use crate::rules;
 use super::cases::{create_raised_in, record_in, require_photo};
 use super::projection::list_inspections;
 use super::{DocKind, Store, Txn, new_id};
@@ -105,13 +106,7 @@ impl Store {
         self.write(|t| {
             let me = t.member()?;
             let insp = inspection_in(t, id)?;
-            me.may_inspect(&insp.site.grid_id)?;
-            if insp.status == InspectionStatus::Submitted {
-                return Err(Error::Transition {
-                    action: "submit an inspection".into(),
-                    status: "already submitted".into(),
-                });
-            }
+            rules::may_submit(Some(&me), &insp)?;
             let missing = insp.unanswered();
             if let Some(first) = missing.first() {
                 return Err(ValidationError::Unanswered {
@@ -195,6 +190,12 @@ impl Store {
         })
     }
 
+    /// Whether the signed-in member may submit walkthrough `id` now, and what is missing.
+    pub fn inspection_readiness(&self, id: &str) -> Result<rules::Readiness> {
+        let me = self.member()?;
+        Ok(rules::inspection_readiness(me.as_ref(), &self.inspection(id)?))
+    }
+
     pub fn inspections(
         &self,
         status: Option<InspectionStatus>,
@@ -253,13 +254,7 @@ pub(super) fn answer_in(
 ) -> Result<()> {
     let me = t.member()?;
     let insp = inspection_in(t, inspection_id)?;
-    me.may_inspect(&insp.site.grid_id)?;
-    if insp.status == InspectionStatus::Submitted {
-        return Err(Error::Transition {
-            action: "answer an inspection".into(),
-            status: "submitted".into(),
-        });
-    }
+    rules::may_answer(Some(&me), &insp)?;
     let item = insp
         .template
         .item(item_id)

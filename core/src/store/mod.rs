@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use automerge::{ActorId, AutoCommit, Change, ChangeHash, transaction::CommitOptions};
 use rusqlite::{OptionalExtension, params};
 
+pub use cases::HomeRows;
 pub use changes::{ApplyReport, OutboxEntry};
 
 use crate::clock::{Clock, SystemClock};
