@@ -9,9 +9,9 @@ mod document;
 mod fold;
 
 pub use document::{CaseRoot, record};
-pub(crate) use document::{new_case_doc, read_case, read_case_parts};
 #[cfg(test)]
 pub(crate) use document::{append_event, event_by};
+pub(crate) use document::{new_case_doc, read_case, read_case_parts};
 pub use fold::{Acting, CaseState, Derived, fold, permit};
 
 use serde::{Deserialize, Serialize};

@@ -229,7 +229,9 @@ fn every_role_status_and_action_does_what_the_offer_says() {
                         assert_ne!(p.case(&id).unwrap(), before, "{cell}: nothing recorded");
                     }
                     (true, Err(e)) => panic!("{cell}: offered, but refused: {e}"),
-                    (false, Ok(())) => panic!("{cell}: withheld ({:?}), but it succeeded", offer.reason),
+                    (false, Ok(())) => {
+                        panic!("{cell}: withheld ({:?}), but it succeeded", offer.reason)
+                    }
                     (false, Err(e)) => {
                         let kind = match &e {
                             Error::NoMember => Withheld::NoMember,
@@ -241,7 +243,11 @@ fn every_role_status_and_action_does_what_the_offer_says() {
                             other => panic!("{cell}: refused with an unexpected error: {other}"),
                         };
                         assert_eq!(Some(kind), offer.withheld, "{cell}");
-                        assert_eq!(offer.reason.as_deref(), Some(e.to_string().as_str()), "{cell}");
+                        assert_eq!(
+                            offer.reason.as_deref(),
+                            Some(e.to_string().as_str()),
+                            "{cell}"
+                        );
                         assert_eq!(p.case(&id).unwrap(), before, "{cell}: refused but changed");
                     }
                 }
@@ -264,15 +270,27 @@ fn the_offers_people_rely_on() {
         p.case_actions(&id).unwrap()
     };
     let allowed = |offers: &[ActionOffer]| -> Vec<Action> {
-        offers.iter().filter(|o| o.allowed()).map(|o| o.action).collect()
+        offers
+            .iter()
+            .filter(|o| o.allowed())
+            .map(|o| o.action)
+            .collect()
     };
     let rider = Member::new("rider", "R", Role::Courier, ["g1"]);
     assert_eq!(
         allowed(&ask(Status::New, rider.clone())),
-        [Action::Cancel, Action::Comment, Action::AddPhoto, Action::Edit]
+        [
+            Action::Cancel,
+            Action::Comment,
+            Action::AddPhoto,
+            Action::Edit
+        ]
     );
     let after_accept = ask(Status::Accepted, rider);
-    let cancel = &after_accept[Action::ALL.iter().position(|a| *a == Action::Cancel).unwrap()];
+    let cancel = &after_accept[Action::ALL
+        .iter()
+        .position(|a| *a == Action::Cancel)
+        .unwrap()];
     assert_eq!(cancel.withheld, Some(Withheld::State));
     let lead = Member::new("lead", "L", Role::GridLead, ["g1"]);
     assert_eq!(
@@ -283,10 +301,19 @@ fn the_offers_people_rely_on() {
     let resp = Member::new("resp", "Re", Role::Responder, ["g1"]).with_unit("u1");
     assert_eq!(
         allowed(&ask(Status::Dispatched, resp.clone())),
-        [Action::Progress, Action::Resolve, Action::Comment, Action::AddPhoto]
+        [
+            Action::Progress,
+            Action::Resolve,
+            Action::Comment,
+            Action::AddPhoto
+        ]
     );
     let not_yet = ask(Status::Accepted, resp);
-    assert!(not_yet.iter().all(|o| o.withheld == Some(Withheld::OutOfScope)));
+    assert!(
+        not_yet
+            .iter()
+            .all(|o| o.withheld == Some(Withheld::OutOfScope))
+    );
     let other = Member::new("gm2", "GM2", Role::GridMember, ["g2"]);
     assert!(
         ask(Status::New, other)
@@ -303,7 +330,12 @@ fn items_say_their_choices_and_photos() {
         .unwrap();
     let rules: Vec<ItemRule> = t.items().map(item_rule).collect();
     assert!(rules.iter().any(|r| r.kind == AnswerKind::PassFail
-        && r.choices == [AnswerValue::Pass, AnswerValue::Fail, AnswerValue::NotApplicable]
+        && r.choices
+            == [
+                AnswerValue::Pass,
+                AnswerValue::Fail,
+                AnswerValue::NotApplicable
+            ]
         && r.failing_choices == [AnswerValue::Fail]));
     assert!(
         rules

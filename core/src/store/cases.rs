@@ -3,8 +3,8 @@
 use super::projection::{CaseList, list_cases, search_cases};
 use super::{DocKind, Store, Txn, new_id};
 use crate::case::{
-    Case, CaseEdit, CaseSummary, Category, EventKind, Location, NewCase, Urgency,
-    check_len, new_case_doc, read_case, record,
+    Case, CaseEdit, CaseSummary, Category, EventKind, Location, NewCase, Urgency, check_len,
+    new_case_doc, read_case, record,
 };
 use crate::error::{Error, Result, ValidationError};
 use crate::inspection::InspectionSummary;
@@ -173,9 +173,11 @@ impl Store {
             HomeList::OpenCases => HomeRows::Cases(self.open_cases(limit, offset)?),
             HomeList::Overdue => {
                 let now = self.now();
-                HomeRows::Cases(self.with_conn(|c| {
-                    list_cases(c, CaseList::Overdue { now }, now, limit, offset)
-                })?)
+                HomeRows::Cases(
+                    self.with_conn(|c| {
+                        list_cases(c, CaseList::Overdue { now }, now, limit, offset)
+                    })?,
+                )
             }
             HomeList::UnitQueue => HomeRows::Cases(self.unit_queue(limit, offset)?),
             HomeList::Walkthroughs => HomeRows::Walkthroughs(self.inspections(None, limit)?),

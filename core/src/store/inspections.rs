@@ -2,7 +2,6 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use crate::rules;
 use super::cases::{create_raised_in, record_in, require_photo};
 use super::projection::list_inspections;
 use super::{DocKind, Store, Txn, new_id};
@@ -12,6 +11,7 @@ use crate::inspection::{
     Answer, AnswerValue, Inspection, InspectionStatus, InspectionSummary, Site, check_answer,
     is_failure, new_inspection_doc, read_inspection, record_link, record_submission, write_answer,
 };
+use crate::rules;
 use crate::template::Template;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -193,7 +193,10 @@ impl Store {
     /// Whether the signed-in member may submit walkthrough `id` now, and what is missing.
     pub fn inspection_readiness(&self, id: &str) -> Result<rules::Readiness> {
         let me = self.member()?;
-        Ok(rules::inspection_readiness(me.as_ref(), &self.inspection(id)?))
+        Ok(rules::inspection_readiness(
+            me.as_ref(),
+            &self.inspection(id)?,
+        ))
     }
 
     pub fn inspections(
