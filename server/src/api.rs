@@ -821,7 +821,7 @@ async fn sync(
         .ok_or_else(|| ApiError::bad_request("bad_cursor", "the cursor is not one of ours"))?;
     let max_bytes = match req.max_bytes {
         0 => app.limits.max_page,
-        n => (n as usize).clamp(16 << 10, app.limits.max_page),
+        n => (n as usize).clamp(wire::MIN_PAGE_BYTES as usize, app.limits.max_page),
     };
     let actor = hex::decode(&caller.device.actor).map_err(ApiError::internal)?;
     let device_id = caller.device.id.clone();

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use outpost_core::{Category, NewCase, Urgency};
 use outpost_server::Storage;
 use outpost_tests::harness::{Device, Server, city, http};
-use outpost_tests::proxy::Proxy;
+use outpost_tests::link::{Link, Profile};
 
 fn kb(b: u64) -> String {
     format!("{:.1} KB", b as f64 / 1000.0)
@@ -76,18 +76,18 @@ fn timed_pushes(server: &Server, devices: &mut [Device], rounds: usize) -> Durat
 
 fn main() {
     let server = Server::start(&city());
-    let proxy = Proxy::start(server.addr);
+    let proxy = Link::start(server.addr, Profile::NONE);
     let dir = tempfile::tempdir().expect("temp dir");
 
     // 1. A sync with nothing new.
     let idle = Device::enroll(&server, &proxy.url(), dir.path(), "courier-1");
     idle.sync();
-    proxy.reset_counters();
+    proxy.reset();
     let t = Instant::now();
     let r = idle.sync();
     let idle_time = t.elapsed();
     let (up, down) = proxy.bytes();
-    proxy.reset_counters();
+    proxy.reset();
     let t = Instant::now();
     let health = http(proxy.addr, "GET", "/health", &[], b"").expect("health");
     let health_time = t.elapsed();
@@ -114,12 +114,12 @@ fn main() {
         .collect();
     let json_gz = outpost_core::sync::wire::gzip(&json).len() as u64;
     let json = json.len() as u64;
-    proxy.reset_counters();
+    proxy.reset();
     let t = Instant::now();
     let pushed = writer.sync();
     let push_time = t.elapsed();
     let (push_up, push_down) = proxy.bytes();
-    proxy.reset_counters();
+    proxy.reset();
     let t = Instant::now();
     let pulled = reader.sync();
     let pull_time = t.elapsed();

@@ -11,7 +11,6 @@ mod changes;
 mod inspections;
 mod projection;
 mod schema;
-pub(crate) mod sync_state;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -20,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use automerge::{ActorId, AutoCommit, Change, ChangeHash, transaction::CommitOptions};
 use rusqlite::{OptionalExtension, params};
 
-pub use changes::{ApplyReport, OutboxEntry};
+pub use changes::{ApplyReport, Outbound, OutboxEntry};
 
 use crate::clock::{Clock, SystemClock};
 use crate::doc::kind_of;
@@ -54,7 +53,8 @@ impl DocKind {
 /// A document is compacted into a fresh snapshot once this many change rows pile up.
 const COMPACT_AFTER: i64 = 64;
 /// Loaded documents kept in memory, so a burst of edits on one case does not reload it.
-const CACHE_DOCS: usize = 128;
+/// Few: a document with a long timeline takes a lot more memory loaded than stored.
+const CACHE_DOCS: usize = 32;
 
 pub struct Store {
     inner: Mutex<Inner>,
@@ -237,6 +237,17 @@ impl Store {
         let guard = self.lock()?;
         f(&guard.conn)
     }
+
+    /// Like [`Store::with_conn`], with a loader for documents that bypasses the cache.
+    pub(crate) fn with_loader<R>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection, &dyn Fn(&str) -> Result<Option<AutoCommit>>) -> Result<R>,
+    ) -> Result<R> {
+        let guard = self.lock()?;
+        let conn = &guard.conn;
+        let load = |id: &str| Ok(load_doc(conn, id, &guard.actor)?.map(|(_, d)| d));
+        f(conn, &load)
+    }
 }
 
 /// One user action's transaction.
@@ -299,7 +310,8 @@ impl<'a> Txn<'a> {
             .ok_or_else(|| Error::Storage("document vanished inside a transaction".into()))
     }
 
-    /// Commits the pending local edits of `id` as one Automerge change and stores it.
+    /// Commits the pending local edits of `id` as one Automerge change and stores it, raw
+    /// (uncompressed): it is sent as it is, and compaction into a snapshot compresses.
     pub fn commit_local(&mut self, id: &str) -> Result<()> {
         let now = self.now;
         let Some((kind, doc)) = self.touched.get_mut(id) else {
@@ -307,23 +319,21 @@ impl<'a> Txn<'a> {
                 "document {id} was not opened in this transaction"
             )));
         };
-        if doc
-            .commit_with(CommitOptions::default().with_time(now))
-            .is_none()
-        {
+        // Automerge change times are seconds since the epoch (its JavaScript library reads
+        // them so); our own timestamps inside documents stay milliseconds.
+        let options = CommitOptions::default().with_time(now.div_euclid(1000));
+        if doc.commit_with(options).is_none() {
             return Ok(());
         }
-        let mut change = doc
+        let change = doc
             .get_last_local_change()
             .ok_or_else(|| Error::Storage("the change just made is missing".into()))?;
-        let hash = change.hash();
-        let bytes = change.bytes().into_owned();
         ensure_row(&self.tx, id, *kind, now)?;
-        insert_change(&self.tx, id, &hash, &bytes)?;
+        insert_change(&self.tx, id, &change.hash(), change.raw_bytes())?;
         persist(&self.tx, id, kind, doc, 1, now)
     }
 
-    /// Stores changes received from elsewhere. Returns how many were new.
+    /// Stores changes received from elsewhere, raw. Returns how many were new.
     pub fn apply_remote(&mut self, id: &str, changes: Vec<Change>) -> Result<usize> {
         let now = self.now;
         self.doc_or_new(id)?;
@@ -342,10 +352,11 @@ impl<'a> Txn<'a> {
             }
         }
         let n = fresh.len();
-        for c in &mut fresh {
-            let hash = c.hash();
-            let bytes = c.bytes().into_owned();
-            insert_change(&self.tx, id, &hash, &bytes)?;
+        if n == 0 {
+            return Ok(0);
+        }
+        for c in &fresh {
+            insert_change(&self.tx, id, &c.hash(), c.raw_bytes())?;
         }
         doc.apply_changes(fresh).map_err(|e| Error::BadChange {
             id: id.to_string(),
@@ -357,6 +368,18 @@ impl<'a> Txn<'a> {
         persist(&self.tx, id, kind, doc, n as i64, now)?;
         Ok(n)
     }
+
+    /// What document `id` holds, if it was opened in this transaction.
+    pub fn kind(&self, id: &str) -> Option<DocKind> {
+        self.touched.get(id).and_then(|(k, _)| *k)
+    }
+
+    /// Lets go of document `id` for the rest of the transaction: what was written stays,
+    /// but the loaded document is dropped now instead of entering the cache at commit, so
+    /// a reply bringing thousands of documents holds one at a time.
+    pub fn release(&mut self, id: &str) {
+        self.touched.remove(id);
+    }
 }
 
 fn ensure_row(
@@ -365,11 +388,11 @@ fn ensure_row(
     kind: Option<DocKind>,
     now: i64,
 ) -> Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO documents(id, kind, snapshot, pending, heads, priority, updated_at)
          VALUES (?1, ?2, x'', 0, x'', 9, ?3) ON CONFLICT(id) DO NOTHING",
-        params![id, kind.map(DocKind::as_str), now],
-    )?;
+    )?
+    .execute(params![id, kind.map(DocKind::as_str), now])?;
     Ok(())
 }
 
@@ -379,10 +402,10 @@ fn insert_change(
     hash: &ChangeHash,
     bytes: &[u8],
 ) -> Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO changes(doc_id, hash, bytes) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-        params![id, hash.0.as_slice(), bytes],
-    )?;
+    )?
+    .execute(params![id, hash.0.as_slice(), bytes])?;
     Ok(())
 }
 
@@ -428,11 +451,8 @@ fn load_doc(
     actor: &ActorId,
 ) -> Result<Option<(Option<DocKind>, AutoCommit)>> {
     let row: Option<(Option<String>, Vec<u8>)> = conn
-        .query_row(
-            "SELECT kind, snapshot FROM documents WHERE id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .prepare_cached("SELECT kind, snapshot FROM documents WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let Some((kind, snapshot)) = row else {
         return Ok(None);

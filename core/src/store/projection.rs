@@ -9,15 +9,16 @@ use crate::case::{Case, CaseSummary, Category, Status, Urgency, read_case};
 use crate::error::{Error, Result};
 use crate::inspection::{InspectionStatus, InspectionSummary, read_inspection};
 
-/// Sync order: life-safety cases first, then other cases, then inspections.
+/// Sync order: life-safety cases first (alone, in rounds of their own), then urgent cases,
+/// then other cases, then inspections.
 pub(crate) fn priority_of_case(c: &Case) -> i64 {
-    if c.urgency == Urgency::LifeSafety {
-        0
-    } else {
-        1
+    match c.urgency {
+        Urgency::LifeSafety => 0,
+        Urgency::Urgent => 1,
+        _ => 2,
     }
 }
-const INSPECTION_PRIORITY: i64 = 2;
+const INSPECTION_PRIORITY: i64 = 3;
 
 /// Rewrites the projection row of one document; returns its sync priority.
 pub(crate) fn project(conn: &Connection, kind: DocKind, id: &str, doc: &AutoCommit) -> Result<i64> {
