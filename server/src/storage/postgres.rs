@@ -824,7 +824,12 @@ fn store_doc(
             rows.push(r.try_get::<_, i64>(0)?);
         }
     }
-    let snapshot = accepted.doc.save();
+    // Uncompressed: setting up DEFLATE for each column of each pushed document cost more
+    // than the rest of storing it.
+    let snapshot = accepted.doc.save_with_options(automerge::SaveOptions {
+        deflate: false,
+        retain_orphans: true,
+    });
     let p = Projection::of(&accepted.view, now);
     cx.exec(
         "INSERT INTO docs(id, kind, snapshot, grid_id, category, urgency, urgency_rank, status,

@@ -580,7 +580,12 @@ fn store_doc(
             }
         }
     }
-    let snapshot = accepted.doc.save();
+    // Uncompressed: setting up DEFLATE for each column of each pushed document cost more
+    // than the rest of storing it.
+    let snapshot = accepted.doc.save_with_options(automerge::SaveOptions {
+        deflate: false,
+        retain_orphans: true,
+    });
     let p = Projection::of(&accepted.view, now);
     tx.prepare_cached(
         "INSERT INTO docs(id, kind, snapshot, grid_id, category, urgency, urgency_rank, status,
