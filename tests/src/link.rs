@@ -366,7 +366,10 @@ fn direction(mut from: TcpStream, to: TcpStream, plan: Plan, s: Arc<Shared>) {
         Err(_) => return,
     };
     let from2 = from.try_clone().ok();
-    let writer = thread::spawn(move || deliver(to2, from2, plan, &q, &sh));
+    // An unshaped link writes from this thread: no hand-over to wait for.
+    let shaped = plan.profile.rtt > Duration::ZERO || plan.profile.bandwidth.is_some();
+    let writer = shaped.then(|| thread::spawn(move || deliver(to2, from2, plan, &q, &sh)));
+    let mut direct = (!shaped).then(|| (to.try_clone().ok(), from.try_clone().ok()));
 
     let p = plan.profile;
     let one_way = p.rtt / 2;
@@ -379,12 +382,20 @@ fn direction(mut from: TcpStream, to: TcpStream, plan: Plan, s: Arc<Shared>) {
     let mut free_at = plan.opened + p.rtt; // connection set-up: one round trip
     let mut buf = vec![0u8; piece];
     let mut read = 0u64;
-    let push = |item: Piece| {
-        let (lock, cv) = &*queue;
-        lock.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push_back(item);
-        cv.notify_one();
+    let mut push = |item: Piece| match &mut direct {
+        Some((Some(to), from)) => {
+            if !write_piece(to, from.as_ref(), plan, item, &s) {
+                direct = Some((None, None));
+            }
+        }
+        Some((None, _)) => {}
+        None => {
+            let (lock, cv) = &*queue;
+            lock.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push_back(item);
+            cv.notify_one();
+        }
     };
     loop {
         let now = Instant::now();
@@ -449,7 +460,9 @@ fn direction(mut from: TcpStream, to: TcpStream, plan: Plan, s: Arc<Shared>) {
             thread::sleep(every);
         }
     }
-    let _ = writer.join();
+    if let Some(w) = writer {
+        let _ = w.join();
+    }
 }
 
 /// Writes each piece to `to` when it is due.
@@ -478,32 +491,46 @@ fn deliver(
         if due > now {
             thread::sleep(due - now);
         }
-        match item {
-            Piece::Bytes(_, bytes) => {
-                if to.write_all(&bytes).is_err() {
-                    if let Some(f) = &from {
-                        let _ = f.shutdown(Shutdown::Both);
-                    }
-                    return;
-                }
-                let counter = if plan.up {
-                    &s.counters.up
-                } else {
-                    &s.counters.down
-                };
-                counter.fetch_add(bytes.len() as u64, Ordering::SeqCst);
-            }
-            Piece::End(_) => {
-                let _ = to.shutdown(Shutdown::Write);
-                return;
-            }
-            Piece::Cut(_) => {
-                let _ = to.shutdown(Shutdown::Both);
-                if let Some(f) = &from {
+        if !write_piece(&mut to, from.as_ref(), plan, item, s) {
+            return;
+        }
+    }
+}
+
+/// Delivers one piece; `false` once the direction is over.
+fn write_piece(
+    to: &mut TcpStream,
+    from: Option<&TcpStream>,
+    plan: Plan,
+    item: Piece,
+    s: &Shared,
+) -> bool {
+    match item {
+        Piece::Bytes(_, bytes) => {
+            if to.write_all(&bytes).is_err() {
+                if let Some(f) = from {
                     let _ = f.shutdown(Shutdown::Both);
                 }
-                return;
+                return false;
             }
+            let counter = if plan.up {
+                &s.counters.up
+            } else {
+                &s.counters.down
+            };
+            counter.fetch_add(bytes.len() as u64, Ordering::SeqCst);
+            true
+        }
+        Piece::End(_) => {
+            let _ = to.shutdown(Shutdown::Write);
+            false
+        }
+        Piece::Cut(_) => {
+            let _ = to.shutdown(Shutdown::Both);
+            if let Some(f) = from {
+                let _ = f.shutdown(Shutdown::Both);
+            }
+            false
         }
     }
 }

@@ -25,6 +25,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::doc::kind_of;
 use crate::error::{Error, Result};
 use crate::member::Member;
+use projection::SearchIndex;
 
 /// What a document holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -195,12 +196,18 @@ impl Store {
             actor,
             member: member.as_ref(),
             touched: HashMap::new(),
+            search: SearchIndex::default(),
             now,
         };
         let out = f(&mut txn)?;
         let Txn {
-            tx, cache, touched, ..
+            tx,
+            cache,
+            touched,
+            mut search,
+            ..
         } = txn;
+        search.flush(&tx)?;
         tx.commit()?;
         for (id, (kind, doc)) in touched {
             cache.put(id, kind, doc);
@@ -257,6 +264,8 @@ pub(crate) struct Txn<'a> {
     actor: &'a ActorId,
     member: Option<&'a Member>,
     touched: HashMap<String, (Option<DocKind>, AutoCommit)>,
+    /// Cases to (re)index for search when the transaction ends.
+    search: SearchIndex,
     now: i64,
 }
 
@@ -328,13 +337,26 @@ impl<'a> Txn<'a> {
         let change = doc
             .get_last_local_change()
             .ok_or_else(|| Error::Storage("the change just made is missing".into()))?;
-        ensure_row(&self.tx, id, *kind, now)?;
-        insert_change(&self.tx, id, &change.hash(), change.raw_bytes())?;
-        persist(&self.tx, id, kind, doc, 1, now)
+        let row = (change.hash(), change.raw_bytes().to_vec());
+        let at = Persist {
+            now,
+            follow_server: false,
+        };
+        persist(&self.tx, &mut self.search, id, kind, doc, &[row], at)
     }
 
     /// Stores changes received from elsewhere, raw. Returns how many were new.
     pub fn apply_remote(&mut self, id: &str, changes: Vec<Change>) -> Result<usize> {
+        self.apply(id, changes, false)
+    }
+
+    /// Stores changes the server sent. A document with nothing unacknowledged stays so:
+    /// what the server sent is on the server.
+    pub fn apply_pulled(&mut self, id: &str, changes: Vec<Change>) -> Result<usize> {
+        self.apply(id, changes, true)
+    }
+
+    fn apply(&mut self, id: &str, changes: Vec<Change>, follow_server: bool) -> Result<usize> {
         let now = self.now;
         self.doc_or_new(id)?;
         let Some((kind, doc)) = self.touched.get_mut(id) else {
@@ -342,21 +364,18 @@ impl<'a> Txn<'a> {
                 "document {id} was not opened in this transaction"
             )));
         };
-        ensure_row(&self.tx, id, *kind, now)?;
         let mut seen = std::collections::HashSet::new();
         let mut fresh = Vec::new();
+        let mut rows = Vec::new();
         for c in changes {
             let hash = c.hash();
             if doc.get_change_by_hash(&hash).is_none() && seen.insert(hash) {
+                rows.push((hash, c.raw_bytes().to_vec()));
                 fresh.push(c);
             }
         }
-        let n = fresh.len();
-        if n == 0 {
+        if fresh.is_empty() {
             return Ok(0);
-        }
-        for c in &fresh {
-            insert_change(&self.tx, id, &c.hash(), c.raw_bytes())?;
         }
         doc.apply_changes(fresh).map_err(|e| Error::BadChange {
             id: id.to_string(),
@@ -365,8 +384,9 @@ impl<'a> Txn<'a> {
         if kind.is_none() {
             *kind = kind_of(doc).as_deref().and_then(DocKind::parse);
         }
-        persist(&self.tx, id, kind, doc, n as i64, now)?;
-        Ok(n)
+        let at = Persist { now, follow_server };
+        persist(&self.tx, &mut self.search, id, kind, doc, &rows, at)?;
+        Ok(rows.len())
     }
 
     /// What document `id` holds, if it was opened in this transaction.
@@ -382,57 +402,61 @@ impl<'a> Txn<'a> {
     }
 }
 
-fn ensure_row(
-    conn: &rusqlite::Connection,
-    id: &str,
-    kind: Option<DocKind>,
+/// When and how [`persist`] writes.
+#[derive(Clone, Copy)]
+struct Persist {
     now: i64,
-) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO documents(id, kind, snapshot, pending, heads, priority, updated_at)
-         VALUES (?1, ?2, x'', 0, x'', 9, ?3) ON CONFLICT(id) DO NOTHING",
-    )?
-    .execute(params![id, kind.map(DocKind::as_str), now])?;
-    Ok(())
+    /// The changes came from the server: a document whose heads the server had
+    /// acknowledged stays acknowledged.
+    follow_server: bool,
 }
 
-fn insert_change(
-    conn: &rusqlite::Connection,
-    id: &str,
-    hash: &ChangeHash,
-    bytes: &[u8],
-) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO changes(doc_id, hash, bytes) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-    )?
-    .execute(params![id, hash.0.as_slice(), bytes])?;
-    Ok(())
-}
-
-/// After new changes: heads, compaction and projections, all in the caller's transaction.
+/// After new changes: the document row (heads, priority, acknowledged heads), the change
+/// rows, compaction and projections, all in the caller's transaction.
 fn persist(
     conn: &rusqlite::Connection,
+    search: &mut SearchIndex,
     id: &str,
     kind: &mut Option<DocKind>,
     doc: &mut AutoCommit,
-    added: i64,
-    now: i64,
+    rows: &[(ChangeHash, Vec<u8>)],
+    at: Persist,
 ) -> Result<()> {
     let heads = encode_heads(&doc.get_heads());
     let priority = match kind {
-        Some(k) => projection::project(conn, *k, id, doc)?,
+        Some(k) => projection::project(conn, search, *k, id, doc)?,
         None => 9,
     };
     let pending: i64 = conn
         .prepare_cached(
-            "UPDATE documents SET kind = ?2, heads = ?3, pending = pending + ?4, priority = ?5,
-                 updated_at = ?6
-             WHERE id = ?1 RETURNING pending",
+            "INSERT INTO documents(id, kind, snapshot, pending, heads, synced_heads, priority,
+                 updated_at)
+             VALUES (?1, ?2, x'', ?4, ?3, CASE WHEN ?7 THEN ?3 ELSE x'' END, ?5, ?6)
+             ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, heads = excluded.heads,
+                 pending = pending + excluded.pending, priority = excluded.priority,
+                 updated_at = excluded.updated_at,
+                 synced_heads = CASE WHEN ?7 AND heads = synced_heads THEN excluded.heads
+                                     ELSE synced_heads END
+             RETURNING pending",
         )?
         .query_row(
-            params![id, kind.map(DocKind::as_str), heads, added, priority, now],
+            params![
+                id,
+                kind.map(DocKind::as_str),
+                heads,
+                rows.len() as i64,
+                priority,
+                at.now,
+                at.follow_server
+            ],
             |r| r.get(0),
         )?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO changes(doc_id, hash, bytes) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+    )?;
+    for (hash, bytes) in rows {
+        insert.execute(params![id, hash.0.as_slice(), bytes])?;
+    }
     // Changes still waiting for their dependencies are not in a snapshot: keep their rows.
     if pending >= COMPACT_AFTER && doc.get_missing_deps(&[]).is_empty() {
         let snapshot = doc.save();

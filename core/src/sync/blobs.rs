@@ -31,9 +31,10 @@ use crate::store::blobs::BlobInfo;
 
 /// Largest chunk the server takes in one request.
 pub const MAX_CHUNK_BYTES: usize = 1 << 20;
-/// Chunk size the client uploads with: small enough that a cut on 2G costs little.
+/// Largest chunk the client uploads with: small enough that a cut on 2G costs little. On a
+/// slower link chunks are sized down to what a round trip moves in a few seconds.
 pub const DEFAULT_CHUNK_BYTES: usize = 64 << 10;
-/// Smallest chunk when chunks are sized to the link.
+/// Smallest chunk when chunks are sized to the link (bad 2G: about 2 s).
 const MIN_LINK_CHUNK: usize = 8 << 10;
 /// Header carrying the chunk's SHA-256, hex.
 pub const CHUNK_SHA256: &str = "x-chunk-sha256";
@@ -147,7 +148,10 @@ impl SyncClient {
             loop {
                 let piece = chunk
                     .map(|c| c.clamp(1024, MAX_CHUNK_BYTES))
-                    .unwrap_or_else(|| pace.chunk_bytes().clamp(MIN_LINK_CHUNK, MAX_CHUNK_BYTES));
+                    .unwrap_or_else(|| {
+                        pace.chunk_bytes()
+                            .clamp(MIN_LINK_CHUNK, DEFAULT_CHUNK_BYTES)
+                    });
                 let n = ((size - offset) as usize).min(piece);
                 let mut body = vec![0u8; n];
                 file.seek(SeekFrom::Start(offset)).map_err(Error::from)?;

@@ -2,9 +2,11 @@
 //!
 //! A budget is counted in bytes on the wire (compressed), request and reply together, and is
 //! sized so that a round trip takes about [`SyncConfig::round_target`] at the pace the
-//! previous round trips measured: a small start, growth at most fourfold per round while
-//! round trips come back quickly, a quarter after a timeout. Change bytes (what the store
-//! and the server count) are converted with the compression ratio each direction showed.
+//! previous round trip showed: a small start, then what the last full round trip's pace
+//! would move in the target time (on a steady link that never takes longer than the target:
+//! a round trip's fixed latency only makes the estimate low), at most sixteen times the last
+//! budget against noise, and a quarter after a timeout. Change bytes (what the store and the
+//! server count) are converted with the compression ratio each direction showed.
 //!
 //! [`SyncConfig::round_target`]: super::SyncConfig::round_target
 
@@ -88,16 +90,16 @@ impl Pace {
     pub fn round_trip(&mut self, moved: u64, took: Duration) {
         let secs = took.as_secs_f64().max(0.001);
         let moved = moved as f64;
-        // What this round trip's pace would move in the target time. It underrates a link
-        // whose round trip time dominates, so an under-full round trip only ever raises the
-        // budget, and never more than twofold.
+        // What this round trip's pace would move in the target time. A round trip's fixed
+        // latency makes that low, never high: the reply cannot start before the request
+        // has arrived. A round trip that did not fill its budget only ever raises it.
         let at_pace = moved * self.target.as_secs_f64() / secs;
-        self.budget = if moved >= self.budget / 2.0 {
-            at_pace.clamp(self.budget / 4.0, self.budget * 4.0)
-        } else if took > self.target {
+        self.budget = if took > self.target {
             self.budget.min(at_pace)
+        } else if moved >= self.budget / 2.0 {
+            at_pace.clamp(self.budget / 4.0, self.budget * 16.0)
         } else {
-            self.budget.max(at_pace.min(self.budget * 2.0))
+            self.budget.max(at_pace.min(self.budget * 16.0))
         };
         self.clamp();
     }
@@ -161,7 +163,7 @@ mod tests {
     fn a_fast_link_grows_the_budget_quickly_and_a_slow_small_round_does_not() {
         let mut p = Pace::new(Duration::from_secs(8));
         p.round_trip(p.budget(), Duration::from_millis(20));
-        assert_eq!(p.budget(), START_BUDGET * 4);
+        assert_eq!(p.budget(), START_BUDGET * 16);
         let mut slow = Pace::new(Duration::from_secs(8));
         slow.round_trip(2000, Duration::from_millis(2300));
         assert_eq!(slow.budget(), START_BUDGET);

@@ -220,13 +220,7 @@ impl Store {
                     .collect::<Result<Vec<_>>>()?;
                 // A document with nothing unacknowledged stays so: what the server sent is
                 // on the server.
-                let in_step: bool = t
-                    .conn()
-                    .prepare_cached("SELECT heads = synced_heads FROM documents WHERE id = ?1")?
-                    .query_row([&d.id], |r| r.get(0))
-                    .optional()?
-                    .unwrap_or(true);
-                let fresh = t.apply_remote(&d.id, changes)?;
+                let fresh = t.apply_pulled(&d.id, changes)?;
                 let kind = t.kind(&d.id);
                 t.release(&d.id);
                 out.pulled_changes += fresh;
@@ -238,11 +232,6 @@ impl Store {
                         // Its first change has not arrived yet: nothing to show.
                         None => {}
                     }
-                }
-                if in_step && fresh > 0 {
-                    t.conn()
-                        .prepare_cached("UPDATE documents SET synced_heads = heads WHERE id = ?1")?
-                        .execute([&d.id])?;
                 }
             }
             t.conn().execute(
