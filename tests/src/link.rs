@@ -7,7 +7,7 @@
 //! [`Profile::UMTS`] (3G), [`Profile::EDGE`] (2G: 800 ms, 100 kbit/s) and
 //! [`Profile::BAD_EDGE`] (bad 2G: 1,500 ms, 30 kbit/s).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -120,8 +120,10 @@ struct Shared {
     settings: Mutex<Settings>,
     counters: Counters,
     stop: AtomicBool,
-    /// Every socket opened, to close them all when the proxy goes.
-    sockets: Mutex<Vec<TcpStream>>,
+    next_id: AtomicU64,
+    /// The sockets of every open connection, to close them all when the proxy goes or the
+    /// signal is lost.
+    sockets: Mutex<HashMap<u64, [TcpStream; 2]>>,
 }
 
 /// The proxy. Dropping it closes every connection it holds.
@@ -149,7 +151,8 @@ impl Link {
             }),
             counters: Counters::default(),
             stop: AtomicBool::new(false),
-            sockets: Mutex::new(Vec::new()),
+            next_id: AtomicU64::new(0),
+            sockets: Mutex::new(HashMap::new()),
         });
         let s = shared.clone();
         thread::spawn(move || {
@@ -217,6 +220,22 @@ impl Link {
         });
     }
 
+    /// Loses the signal: every open connection is dropped and every new one is cut before
+    /// its first byte, until [`Link::set_cut_percent`] lowers the share again.
+    pub fn sever(&self) {
+        self.set_cuts(100, CutAt::BothWays(1));
+        for s in self
+            .shared
+            .sockets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .flat_map(|(_, pair)| pair)
+        {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+
     /// Bytes client → server and server → client since the last reset (delivered ones).
     pub fn bytes(&self) -> (u64, u64) {
         let c = &self.shared.counters;
@@ -264,7 +283,8 @@ impl Drop for Link {
             .sockets
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .drain(..)
+            .drain()
+            .flat_map(|(_, pair)| pair)
         {
             let _ = s.shutdown(Shutdown::Both);
         }
@@ -328,10 +348,13 @@ fn accept(s: &Arc<Shared>, client: TcpStream, server: TcpStream) {
     ) else {
         return;
     };
+    let id = s.next_id.fetch_add(1, Ordering::SeqCst);
     s.sockets
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .extend([c3, s3]);
+        .insert(id, [c3, s3]);
+    // When both directions are over, the connection's sockets are let go.
+    let ended = Arc::new(AtomicU64::new(0));
     let plan = |up, cut, flip, stall| Plan {
         profile: cfg.profile,
         opened,
@@ -342,10 +365,18 @@ fn accept(s: &Arc<Shared>, client: TcpStream, server: TcpStream) {
     };
     let up = plan(true, up_cut, None, None);
     let down = plan(false, down_cut, flip, stall);
-    let sh = s.clone();
-    thread::spawn(move || direction(client, server, up, sh));
-    let sh = s.clone();
-    thread::spawn(move || direction(s2, c2, down, sh));
+    for (from, to, plan) in [(client, server, up), (s2, c2, down)] {
+        let (sh, ended) = (s.clone(), ended.clone());
+        thread::spawn(move || {
+            direction(from, to, plan, sh.clone());
+            if ended.fetch_add(1, Ordering::SeqCst) == 1 {
+                sh.sockets
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id);
+            }
+        });
+    }
 }
 
 /// One piece of a direction's traffic, due at the far end at `at`.

@@ -392,7 +392,11 @@ mod tests {
         .unwrap();
         assert!(found(&s, "纸箱").is_empty(), "the old text left the index");
         assert_eq!(found(&s, "飞线充"), vec![id.clone()]);
-        assert_eq!(found(&s, "楼梯口"), vec![id.clone()], "unchanged fields stay");
+        assert_eq!(
+            found(&s, "楼梯口"),
+            vec![id.clone()],
+            "unchanged fields stay"
+        );
         // A change that does not touch the text leaves the index alone.
         s.record(
             &id,

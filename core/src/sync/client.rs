@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::{ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE};
 
-use super::http::{Watch, backoff, too_much};
+use super::http::{Watch, backoff, over_limit, too_much};
 use super::pace::Pace;
 use super::state::RefusedDoc;
 use super::wire::{
@@ -67,7 +67,7 @@ impl SyncConfig {
             backoff_max: Duration::from_secs(15),
             push_bytes: 2 << 20,
             page_bytes: 4 << 20,
-            round_target: Duration::from_secs(8),
+            round_target: Duration::from_secs(12),
             max_rounds: 10_000,
             extra_roots: Vec::new(),
         }
@@ -425,7 +425,12 @@ impl SyncClient {
             let began = Instant::now();
             let (bytes, received_gzip) = match self.call(w, http, Some(body)).await {
                 Ok(r) => r,
-                Err(e) if self.may_retry(w, &e, failures) => {
+                // Too much for the link or the server: again, smaller. A body over the
+                // server's limit goes again in smaller pieces while it can be split.
+                Err(e)
+                    if self.may_retry(w, &e, failures)
+                        || (over_limit(&e) && pushed.len() > 1 && failures < 16) =>
+                {
                     if too_much(&e) {
                         pace.failed();
                     }

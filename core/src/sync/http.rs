@@ -10,7 +10,7 @@
 
 use std::future::Future;
 use std::pin::{Pin, pin};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -34,16 +34,25 @@ const TICK: Duration = Duration::from_millis(500);
 
 /// Bytes moved by a sync's requests and when it last made progress. Request bodies are
 /// polled on the connection's own task, hence atomics.
+///
+/// Two clocks: the request's (any bytes moving, either way) and the sync's. Sending a
+/// request again after a failure is not progress for the sync — a server that takes every
+/// request and never answers must not keep it alive — so while retrying only reply bytes
+/// move the sync's clock.
 pub(super) struct Meter {
     base: Instant,
     sent: AtomicU64,
     received: AtomicU64,
-    /// Bytes moved (both ways) at the last progress mark.
-    marked: AtomicU64,
-    /// Milliseconds after `base` of the last progress mark.
+    /// Bytes sent and received at their last progress step.
+    sent_step: AtomicU64,
+    received_step: AtomicU64,
+    /// Milliseconds after `base`: the sync's last progress, the current request's start
+    /// and its last progress.
     progress_at: AtomicU64,
-    /// Milliseconds after `base` the current request started.
     request_at: AtomicU64,
+    request_progress_at: AtomicU64,
+    /// Since the last failure no request has been answered.
+    retrying: AtomicBool,
 }
 
 impl Meter {
@@ -52,9 +61,12 @@ impl Meter {
             base: Instant::now(),
             sent: AtomicU64::new(0),
             received: AtomicU64::new(0),
-            marked: AtomicU64::new(0),
+            sent_step: AtomicU64::new(0),
+            received_step: AtomicU64::new(0),
             progress_at: AtomicU64::new(0),
             request_at: AtomicU64::new(0),
+            request_progress_at: AtomicU64::new(0),
+            retrying: AtomicBool::new(false),
         })
     }
 
@@ -75,35 +87,46 @@ impl Meter {
     }
 
     pub fn add_sent(&self, n: usize) {
-        self.sent.fetch_add(n as u64, Ordering::SeqCst);
-        self.maybe_mark();
-    }
-
-    pub fn add_received(&self, n: usize) {
-        self.received.fetch_add(n as u64, Ordering::SeqCst);
-        self.maybe_mark();
-    }
-
-    fn maybe_mark(&self) {
-        let moved = self.sent() + self.received();
-        let marked = self.marked.load(Ordering::SeqCst);
-        if moved >= marked + PROGRESS_BYTES
-            && self
-                .marked
-                .compare_exchange(marked, moved, Ordering::SeqCst, Ordering::SeqCst)
-                .is_ok()
-        {
-            self.mark();
+        let total = self.sent.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
+        if stepped(&self.sent_step, total) {
+            self.touch(!self.retrying.load(Ordering::SeqCst));
         }
     }
 
-    /// Something happened that is progress whatever its size: a reply arrived.
+    pub fn add_received(&self, n: usize) {
+        let total = self.received.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
+        if stepped(&self.received_step, total) {
+            self.touch(true);
+        }
+    }
+
+    fn touch(&self, sync: bool) {
+        let now = self.now_ms();
+        self.request_progress_at.store(now, Ordering::SeqCst);
+        if sync {
+            self.progress_at.store(now, Ordering::SeqCst);
+        }
+    }
+
+    /// The server answered: progress, whatever the answer's size.
     pub fn mark(&self) {
-        self.progress_at.store(self.now_ms(), Ordering::SeqCst);
+        self.touch(true);
+    }
+
+    /// A request is answered in full.
+    pub fn answered(&self) {
+        self.retrying.store(false, Ordering::SeqCst);
+    }
+
+    /// A request failed and is sent again.
+    pub fn retry(&self) {
+        self.retrying.store(true, Ordering::SeqCst);
     }
 
     fn request_started(&self) {
-        self.request_at.store(self.now_ms(), Ordering::SeqCst);
+        let now = self.now_ms();
+        self.request_at.store(now, Ordering::SeqCst);
+        self.request_progress_at.store(now, Ordering::SeqCst);
     }
 
     /// Time since the sync last made progress.
@@ -114,16 +137,23 @@ impl Meter {
     /// When the request in flight is given up: `stall` after its start or its last
     /// progress, and never later than `give_up` after the sync's last progress.
     fn deadline(&self, stall: Duration, give_up: Duration) -> (Instant, bool) {
-        let progress = self.at(&self.progress_at);
-        let quiet_since = progress.max(self.at(&self.request_at));
-        let request = quiet_since + stall;
-        let sync = progress + give_up;
+        let request = self.at(&self.request_progress_at) + stall;
+        let sync = self.at(&self.progress_at) + give_up;
         if sync <= request {
             (sync, true)
         } else {
             (request, false)
         }
     }
+}
+
+/// Whether `total` bytes are another [`PROGRESS_BYTES`] past the last step (and records it).
+fn stepped(step: &AtomicU64, total: u64) -> bool {
+    let last = step.load(Ordering::SeqCst);
+    total >= last + PROGRESS_BYTES
+        && step
+            .compare_exchange(last, total, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
 }
 
 /// What a listener last heard, for the reports the watchdog makes while bytes move.
@@ -344,6 +374,7 @@ impl SyncClient {
                 meter.add_received(chunk.len());
                 out.extend_from_slice(&chunk);
             }
+            meter.answered();
             if status.is_success() {
                 Ok((out, gz))
             } else {
@@ -374,10 +405,15 @@ impl SyncClient {
     }
 
     /// Whether to try again after `e` on attempt `attempt` (0 = the first retry).
+    /// Marks the sync as retrying when it does.
     pub(super) fn may_retry(&self, w: &Watch<'_>, e: &SyncError, attempt: u32) -> bool {
-        retryable(e)
+        let again = retryable(e)
             && attempt < self.cfg.retries
-            && w.meter.idle() + backoff_cap(&self.cfg, attempt) < self.cfg.give_up_after
+            && w.meter.idle() + backoff_cap(&self.cfg, attempt) < self.cfg.give_up_after;
+        if again {
+            w.meter.retry();
+        }
+        again
     }
 }
 
@@ -398,10 +434,8 @@ pub(super) fn classify(e: reqwest::Error) -> SyncError {
             return SyncError::Closed(text);
         }
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if io
-                .get_ref()
-                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
-            {
+            let (io, tls) = innermost(io);
+            if tls {
                 return SyncError::Tls(text);
             }
             use std::io::ErrorKind as K;
@@ -419,6 +453,24 @@ pub(super) fn classify(e: reqwest::Error) -> SyncError {
         cur = err.source();
     }
     SyncError::Network(text)
+}
+
+/// The innermost of I/O errors wrapped in one another (the TLS layers do that), and whether
+/// TLS is what failed.
+fn innermost(io: &std::io::Error) -> (&std::io::Error, bool) {
+    let mut cur = io;
+    loop {
+        let Some(inner) = cur.get_ref() else {
+            return (cur, false);
+        };
+        if inner.downcast_ref::<rustls::Error>().is_some() {
+            return (cur, true);
+        }
+        match inner.downcast_ref::<std::io::Error>() {
+            Some(i) => cur = i,
+            None => return (cur, false),
+        }
+    }
 }
 
 /// The messages of an error and its sources, most specific last, without repeats.
@@ -487,6 +539,11 @@ pub(super) fn too_much(e: &SyncError) -> bool {
     )
 }
 
+/// The server refused a body over its size limit.
+pub(super) fn over_limit(e: &SyncError) -> bool {
+    matches!(e, SyncError::Rejected { status: 413, .. })
+}
+
 fn backoff_cap(cfg: &SyncConfig, attempt: u32) -> Duration {
     cfg.backoff_base
         .saturating_mul(1u32 << attempt.min(16))
@@ -517,7 +574,7 @@ mod tests {
     }
 
     #[test]
-    fn progress_is_counted_in_steps_and_a_trickle_is_not_progress() {
+    fn progress_is_counted_in_steps_and_a_trickle_or_a_resend_is_not_progress() {
         let m = Meter::new();
         std::thread::sleep(Duration::from_millis(20));
         for _ in 0..(PROGRESS_BYTES - 1) {
@@ -527,14 +584,23 @@ mod tests {
             m.idle() >= Duration::from_millis(20),
             "a trickle is no progress"
         );
-        m.add_sent(1);
+        m.add_received(1);
         assert!(m.idle() < Duration::from_millis(20));
         let stall = Duration::from_secs(25);
         let give_up = Duration::from_secs(55);
+        m.request_started();
         let (d, giving_up) = m.deadline(stall, give_up);
         assert!(!giving_up && d > Instant::now() + Duration::from_secs(24));
         // Past the sync's limit, the request's own allowance no longer counts.
         let (_, giving_up) = m.deadline(stall, Duration::from_secs(10));
         assert!(giving_up);
+        // Sending again after a failure moves the request's clock, not the sync's.
+        std::thread::sleep(Duration::from_millis(20));
+        m.retry();
+        m.add_sent(PROGRESS_BYTES as usize * 4);
+        assert!(m.idle() >= Duration::from_millis(20));
+        m.answered();
+        m.add_sent(PROGRESS_BYTES as usize * 4);
+        assert!(m.idle() < Duration::from_millis(20));
     }
 }
