@@ -200,18 +200,18 @@ fn server_with(dir: &std::path::Path, n: usize) -> Server {
     server
 }
 
-/// A store enrolled with `server` holding `n` new cases, closed: ready for a process.
-fn pusher(server: &Server, dir: &std::path::Path, n: usize) -> PathBuf {
-    let d = Device::enroll(server, &server.url, dir, "member-a1");
-    cases(&d, n);
-    d.db.clone()
+/// A store enrolled with `server` holding `n` new cases, made by `bin`'s build and closed:
+/// ready for a process.
+fn pusher(bin: &DeviceBin, server: &Server, dir: &std::path::Path, n: usize) -> PathBuf {
+    let db = bin.enrolled(server, dir, "member-a1");
+    let cases: Vec<NewCase> = (0..n).map(case).collect();
+    bin.record(&db, &cases);
+    db
 }
 
-/// A fresh store enrolled with `server`, closed.
-fn puller(server: &Server, dir: &std::path::Path) -> PathBuf {
-    Device::enroll(server, &server.url, dir, "member-a2")
-        .db
-        .clone()
+/// A fresh store enrolled with `server` by `bin`'s build, closed.
+fn puller(bin: &DeviceBin, server: &Server, dir: &std::path::Path) -> PathBuf {
+    bin.enrolled(server, dir, "member-a2")
 }
 
 fn cpu(dir: &std::path::Path) {
@@ -234,10 +234,10 @@ fn cpu(dir: &std::path::Path) {
     for _ in 0..3 {
         for (k, (name, b)) in bins.iter().enumerate() {
             let server = Server::start(&city());
-            let db = pusher(&server, dir, N);
+            let db = pusher(b, &server, dir, N);
             let push = process::sync(b, &db);
             assert!(push.ok, "{name} push: {}", push.output);
-            let db = puller(&pull_server, dir);
+            let db = puller(b, &pull_server, dir);
             let pull = process::sync(b, &db);
             assert!(pull.ok, "{name} pull: {}", pull.output);
             best[k].0 = best[k].0.min(push.took);
@@ -265,10 +265,10 @@ fn cpu(dir: &std::path::Path) {
     let mut counts = Vec::new();
     for (name, b) in &bins {
         let server = Server::start(&city());
-        let db = pusher(&server, dir, N);
+        let db = pusher(b, &server, dir, N);
         let push = process::sync_counted(b, &db);
         assert!(push.ok, "{name} push under callgrind: {}", push.output);
-        let db = puller(&pull_server, dir);
+        let db = puller(b, &pull_server, dir);
         let pull = process::sync_counted(b, &db);
         assert!(pull.ok, "{name} pull under callgrind: {}", pull.output);
         let (p, q) = (
@@ -300,7 +300,7 @@ fn memory(dir: &std::path::Path) {
     }
     for (name, b) in &bins {
         let server = Server::start(&city());
-        let db = pusher(&server, dir, 1000);
+        let db = pusher(b, &server, dir, 1000);
         let r = process::sync(b, &db);
         assert!(r.ok, "{}", r.output);
         let rss = r
@@ -318,7 +318,7 @@ fn memory(dir: &std::path::Path) {
                 println!("   {name:<10} pulling {n} cases: not run (it grows ~0.33 MB a case)");
                 continue;
             }
-            let db = puller(&server, dir);
+            let db = puller(b, &server, dir);
             let r = process::sync(b, &db);
             assert!(r.ok, "{}", r.output);
             let rss = r

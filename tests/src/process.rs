@@ -4,9 +4,14 @@
 //! under valgrind's callgrind, the instructions it executed (which machine load does not
 //! disturb).
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use outpost_core::{NewCase, Store};
+
+use crate::harness::{Device, Server};
 
 /// Which program syncs.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +31,56 @@ impl DeviceBin {
                 vec![db, "sync".into()],
             ),
             DeviceBin::Cli(p) => (p.clone(), vec!["--db".into(), db, "sync".into()]),
+        }
+    }
+
+    /// A store enrolled with `server` as `member`, made by this program's build (an older
+    /// build cannot open a newer build's store).
+    pub fn enrolled(&self, server: &Server, dir: &Path, member: &str) -> PathBuf {
+        match self {
+            DeviceBin::Current => Device::enroll(server, &server.url, dir, member).db.clone(),
+            DeviceBin::Cli(p) => {
+                let code = server.invite(member);
+                let db = dir.join(format!("{member}-{:016x}.db", rand::random::<u64>()));
+                let db_arg = db.display().to_string();
+                cli(p, &["--db", &db_arg, "enroll", &server.url, &code]);
+                db
+            }
+        }
+    }
+
+    /// Records `cases` offline in the store at `db`, with this program's build.
+    pub fn record(&self, db: &Path, cases: &[NewCase]) {
+        match self {
+            DeviceBin::Current => {
+                let store = Store::open(db).expect("open store");
+                for batch in cases.chunks(250) {
+                    store.create_cases(batch).expect("create cases");
+                }
+            }
+            DeviceBin::Cli(p) => {
+                let db_arg = db.display().to_string();
+                for c in cases {
+                    cli(
+                        p,
+                        &[
+                            "--db",
+                            &db_arg,
+                            "report",
+                            "--category",
+                            c.category.as_str(),
+                            "--urgency",
+                            c.urgency.as_str(),
+                            "--title",
+                            &c.title,
+                            "--description",
+                            &c.description,
+                            "--grid",
+                            &c.grid_id,
+                        ],
+                    );
+                }
+            }
         }
     }
 
@@ -69,23 +124,52 @@ pub struct Run {
 pub fn sync(bin: &DeviceBin, db: &Path) -> Run {
     let (program, args) = bin.command(db);
     let started = Instant::now();
-    let out = Command::new(&program)
+    let mut child = Command::new(&program)
         .args(&args)
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap_or_else(|e| panic!("run {}: {e}", program.display()));
+    // A build that does not report its peak memory is watched from outside: VmHWM only
+    // grows, so its last reading before the exit is (within a few milliseconds) the peak.
+    let mut watched = None;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if let Some(kb) = vm_hwm_kb(child.id()) {
+            watched = Some(kb);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
     let took = started.elapsed();
-    let output = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut output = String::new();
+    for pipe in [
+        child.stdout.take().map(|p| Box::new(p) as Box<dyn Read>),
+        child.stderr.take().map(|p| Box::new(p) as Box<dyn Read>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let mut pipe = pipe;
+        let _ = pipe.read_to_string(&mut output);
+    }
     Run {
-        ok: out.status.success(),
+        ok: status.success(),
         took,
-        peak_rss_kb: field(&output, "peak_rss_kb="),
+        peak_rss_kb: field(&output, "peak_rss_kb=").or(watched),
         instructions: None,
         output,
     }
+}
+
+/// The peak resident memory of a running process, in KiB (Linux).
+fn vm_hwm_kb(pid: u32) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 /// Whether valgrind can be run here.
@@ -142,6 +226,19 @@ pub fn sync_counted(bin: &DeviceBin, db: &Path) -> Run {
         instructions,
         output,
     }
+}
+
+fn cli(program: &Path, args: &[&str]) {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", program.display()));
+    assert!(
+        out.status.success(),
+        "{} {args:?}: {}",
+        program.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn field(text: &str, key: &str) -> Option<u64> {

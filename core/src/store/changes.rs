@@ -385,4 +385,31 @@ mod tests {
         assert_eq!(after_first, raw[1..]);
         assert_eq!(s.outbound(usize::MAX).unwrap()[0].changes, raw);
     }
+
+    #[test]
+    fn changes_are_stored_raw_with_their_time_in_seconds() {
+        let dir = tempfile::tempdir().unwrap();
+        let ms = 1_764_000_000_123;
+        let clock = std::sync::Arc::new(crate::FixedClock::new(ms));
+        let s = Store::open_with_clock(dir.path().join("s.db"), clock).unwrap();
+        s.set_member(&Member::new("m", "M", Role::GridMember, ["g"]))
+            .unwrap();
+        let id = s
+            .create_case(NewCase::new(Category::Waste, Urgency::Low, "w", "g"))
+            .unwrap();
+        let rows: Vec<Vec<u8>> = s
+            .with_conn(|c| {
+                let mut st = c.prepare("SELECT bytes FROM changes WHERE doc_id = ?1")?;
+                let rows = st
+                    .query_map([&id], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                Ok(rows)
+            })
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        // Chunk type 1: a raw change, not a DEFLATE-compressed one (2).
+        assert_eq!(rows[0][8], 1);
+        let c = Change::try_from(rows[0].as_slice()).unwrap();
+        assert_eq!(c.timestamp(), ms / 1000);
+    }
 }

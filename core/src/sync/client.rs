@@ -43,7 +43,8 @@ pub struct SyncConfig {
     pub backoff_base: Duration,
     pub backoff_max: Duration,
     /// Most change bytes pushed per round trip (at least one document is always pushed);
-    /// the link's pace usually allows less.
+    /// the link's pace usually allows less. With `page_bytes`, what bounds the memory a
+    /// round trip takes.
     pub push_bytes: usize,
     /// Most change bytes asked for per reply page; the link's pace usually allows less.
     pub page_bytes: u64,
@@ -65,8 +66,8 @@ impl SyncConfig {
             retries: 4,
             backoff_base: Duration::from_millis(250),
             backoff_max: Duration::from_secs(15),
-            push_bytes: 2 << 20,
-            page_bytes: 4 << 20,
+            push_bytes: 1 << 20,
+            page_bytes: 1 << 20,
             round_target: Duration::from_secs(12),
             max_rounds: 10_000,
             extra_roots: Vec::new(),
