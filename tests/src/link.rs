@@ -437,10 +437,10 @@ fn direction(mut from: TcpStream, to: TcpStream, plan: Plan, s: Arc<Shared>) {
         match plan.stall {
             Some(Stall::Silent { after }) if read >= after => {
                 s.counters.stalls.fetch_add(1, Ordering::SeqCst);
-                // Hold the connection open and pass nothing until someone closes it.
+                // Pass nothing more, not even the server closing: like a link gone dead,
+                // the connection stays open on the device's side until it gives up.
                 let mut sink = [0u8; 4096];
                 while !matches!(from.read(&mut sink), Ok(0) | Err(_)) {}
-                push(Piece::End(Instant::now()));
                 break;
             }
             Some(Stall::Drip { after, .. }) if read >= after => want = 1,

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE};
+use reqwest::header::{ACCEPT_ENCODING, AUTHORIZATION, CONNECTION, CONTENT_ENCODING, CONTENT_TYPE};
 
 use super::http::{Watch, backoff, over_limit, too_much};
 use super::pace::Pace;
@@ -25,6 +25,9 @@ use crate::store::{Outbound, Store};
 
 /// Largest reply body the client decodes, once decompressed.
 const MAX_DECODED: usize = 64 << 20;
+/// A reply expected to take longer than this to arrive closes its connection after it
+/// (servers end kept-alive connections about 10 s after writing a reply).
+const KEEP_ALIVE_SECS: f64 = 5.0;
 /// Priority of life-safety documents (and their photos), which go alone and first.
 const LIFE_SAFETY: i64 = 0;
 
@@ -159,9 +162,12 @@ pub struct SyncReport {
     pub bytes_sent: u64,
     pub bytes_received: u64,
     pub duration_ms: u64,
-    /// The longest round trip, and requests sent again after a failure (timeouts, cuts).
+    /// The longest round trip; requests sent again after a failure (a timeout, a cut, a
+    /// kept-alive connection the server had closed); of those, the ones that timed out
+    /// (no progress, or the server's 408).
     pub longest_round_ms: u64,
     pub retries: usize,
+    pub timeouts: usize,
     /// The directory changed on the server and was fetched.
     pub directory_updated: bool,
     /// Photos now complete on the server, and the chunk bytes sent for them.
@@ -378,6 +384,7 @@ impl SyncClient {
         let url = format!("{}/v1/sync", self.cfg.server_url);
         let max_priority = only.unwrap_or(i64::MAX);
         let mut failures = 0u32;
+        let mut reconnected = false;
         let mut feed_more = true;
         while report.round_trips < self.cfg.max_rounds {
             let state = store.sync_state()?;
@@ -423,9 +430,28 @@ impl SyncClient {
             if gzipped {
                 http = http.header(CONTENT_ENCODING, "gzip");
             }
+            // A server closes a kept-alive connection some seconds after it wrote a reply,
+            // however long that reply then takes to drain through a slow link: after a long
+            // one, the next request would meet a connection closing under it. Such a round
+            // trip asks for its connection to be closed, and the next opens its own.
+            if pace.reply_secs(max_bytes) > KEEP_ALIVE_SECS {
+                http = http.header(CONNECTION, "close");
+            }
             let began = Instant::now();
+            let received_before = w.meter.received();
             let (bytes, received_gzip) = match self.call(w, http, Some(body)).await {
                 Ok(r) => r,
+                // A kept-alive connection the server closed while the previous reply was
+                // still draining through a slow link: once per round trip, again at once
+                // on a new connection, at the same size.
+                Err(SyncError::Closed(_))
+                    if !reconnected && w.meter.received() == received_before =>
+                {
+                    reconnected = true;
+                    w.meter.retry();
+                    report.retries += 1;
+                    continue;
+                }
                 // Too much for the link or the server: again, smaller. A body over the
                 // server's limit goes again in smaller pieces while it can be split.
                 Err(e)
@@ -435,6 +461,12 @@ impl SyncClient {
                     if too_much(&e) {
                         pace.failed();
                     }
+                    if matches!(
+                        e,
+                        SyncError::TimedOut(_) | SyncError::Rejected { status: 408, .. }
+                    ) {
+                        report.timeouts += 1;
+                    }
                     tokio::time::sleep(backoff(&self.cfg, failures)).await;
                     failures += 1;
                     report.retries += 1;
@@ -442,6 +474,7 @@ impl SyncClient {
                 }
                 Err(e) => return Err(e),
             };
+            reconnected = false;
             failures = 0;
             let took = began.elapsed();
             report.round_trips += 1;

@@ -62,6 +62,11 @@ impl Pace {
         (left / self.ratio_down).max(1.0) as u64
     }
 
+    /// Seconds a reply page of `raw` change bytes is expected to take to arrive.
+    pub fn reply_secs(&self, raw: u64) -> f64 {
+        raw as f64 * self.ratio_down * self.target.as_secs_f64() / self.budget
+    }
+
     /// Wire bytes a push of `raw` change bytes is expected to take.
     pub fn wire_up(&self, raw: usize) -> u64 {
         (raw as f64 * self.ratio_up) as u64
