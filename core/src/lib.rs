@@ -25,6 +25,7 @@ mod doc;
 mod error;
 pub mod inspection;
 mod member;
+pub mod photo;
 pub mod store;
 pub mod sync;
 pub mod template;
