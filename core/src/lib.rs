@@ -28,6 +28,7 @@ mod member;
 pub mod store;
 pub mod sync;
 pub mod template;
+pub mod untrusted;
 
 pub use case::{
     Case, CaseEdit, CaseSummary, Category, Datum, Event, EventKind, FollowUp, Location, NewCase,
