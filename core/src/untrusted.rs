@@ -328,7 +328,7 @@ pub fn inspect_change(bytes: &[u8], limits: &ChangeLimits) -> Result<ChangeInfo,
     if deps > limits.max_deps {
         return Err(over("change", deps, "dependencies", limits.max_deps));
     }
-    r.take(deps * 32, "dependencies")?;
+    r.take(deps.saturating_mul(32), "dependencies")?;
     let actor = read_actor(&mut r)?;
     let seq = r.uleb("sequence number")?;
     let start_op = r.uleb("start op")?;
@@ -441,7 +441,7 @@ pub fn inspect_document(bytes: &[u8], limits: &DocLimits) -> Result<DocInfo, Mal
     if heads > limits.max_heads {
         return Err(over("document", heads, "heads", limits.max_heads));
     }
-    r.take(heads * 32, "heads")?;
+    r.take(heads.saturating_mul(32), "heads")?;
     let change_meta = read_column_meta(&mut r, "document")?;
     let op_meta = read_column_meta(&mut r, "document")?;
     let change_data = r.take(columns_len(&change_meta)?, "change columns")?;
