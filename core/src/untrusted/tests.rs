@@ -1135,6 +1135,20 @@ fn real_documents_refuse_their_own_columns_rewritten_to_lie() {
     ));
 }
 
+/// Found by the `document` fuzz target: automerge loads it, then panics on `get_changes`
+/// ("called `Result::unwrap()` on an `Err` value: MissingOps").
+#[test]
+fn a_document_that_loads_but_cannot_give_back_its_changes_is_refused() {
+    let bytes = include_bytes!("loads-then-misses-ops.automerge");
+    inspect_document(bytes, &DocLimits::default()).unwrap();
+    let e = load_document(bytes, &DocLimits::default()).unwrap_err();
+    assert!(
+        matches!(&e, Malformed::Panicked { what, message }
+            if what == "reading a loaded document's changes" && message.contains("MissingOps")),
+        "{e}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // The guard
 
