@@ -7,14 +7,16 @@
 # run, and where crashes land.
 #
 # Build: no sanitizer (`-s none`), debug assertions on (`-a`, which also turns on integer
-# overflow checks). The targets are Rust over safe Rust plus SQLite; AddressSanitizer finds
-# memory errors that safe Rust does not make, and it costs build and run time: measured on
-# this 2-core machine with other agents building (load ~14), from a warm cargo registry and
-# a cold fuzz/target, the build took BUILD_NONE without a sanitizer and BUILD_ASAN with
-# AddressSanitizer, which also ran about EXEC_RATIO fewer executions per second. What this
-# suite must catch (panics, overflows, unbounded allocation, hangs) needs no sanitizer:
-# libFuzzer's -malloc_limit_mb and -rss_limit_mb catch the bombs. Run with
-# FUZZ_SANITIZER=address for the ASan build (fuzz/README.md).
+# overflow checks). The targets are safe Rust plus SQLite; AddressSanitizer finds memory
+# errors that safe Rust does not make, and costs build and run time. Measured on this
+# 2-core machine while other agents were building (load 10 to 17), from a warm cargo
+# registry and an empty target directory: the `-s none -a` build took 24 min wall, 9 min
+# of CPU; the AddressSanitizer build had not finished after 35 min (niced, beside fuzzing
+# runs). What this suite must catch (panics, overflows, unbounded allocation, hangs) needs
+# no sanitizer: libFuzzer's -malloc_limit_mb and -rss_limit_mb catch the bombs. A cold
+# build is over this suite's time on its own, so the build lives outside the clone
+# (FUZZ_TARGET_DIR) and later runs rebuild only outpost's crates. FUZZ_SANITIZER=address
+# gives the ASan build (fuzz/README.md).
 #
 # Environment: FUZZ_SECONDS (per target, default 30), FUZZ_TARGETS (default all four),
 # FUZZ_SANITIZER (default none), FUZZ_TARGET_DIR (default ~/.cache/outpost/fuzz-target),
