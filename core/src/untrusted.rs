@@ -358,8 +358,18 @@ pub fn inspect_change(bytes: &[u8], limits: &ChangeLimits) -> Result<ChangeInfo,
             limits.max_other_actors,
         ));
     }
+    // automerge lists each other actor once, never the author: a change that does
+    // otherwise applies, then makes the document panic when it rebuilds its changes.
+    let mut others = Vec::with_capacity(other_actors as usize);
     for _ in 0..other_actors {
-        read_actor(&mut r)?;
+        let other = read_actor(&mut r)?;
+        if other == actor || others.contains(&other) {
+            return Err(Malformed::Invalid(format!(
+                "actor {} is listed twice in the change",
+                other.to_hex_string()
+            )));
+        }
+        others.push(other);
     }
     let meta = read_column_meta(&mut r, "change")?;
     let data = r.take(columns_len(&meta)?, "column data")?;

@@ -1149,6 +1149,27 @@ fn a_document_that_loads_but_cannot_give_back_its_changes_is_refused() {
     );
 }
 
+/// Found by the `change` target (strict): a change listing its author again among the
+/// other actors applies, then the document panics in `get_changes` (MissingDep).
+#[test]
+fn a_change_listing_an_actor_twice_is_refused() {
+    let body = [
+        0x00, 0x01, 0x01, 0x01, 0x6b, 0x69, 0x01, 0x41, 0x01, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00,
+        0x09, 0xd3, 0x7f,
+    ];
+    let e = inspect_change(&seal_chunk(1, &body), &ChangeLimits::default()).unwrap_err();
+    assert_eq!(e.to_string(), "actor 01 is listed twice in the change");
+    let twice = Head {
+        others: vec![vec![9; 16], vec![9; 16]],
+        ..Head::default()
+    };
+    let bytes = seal_chunk(1, &change_body(&twice, &one_put(), &[]));
+    assert!(matches!(
+        inspect_change(&bytes, &ChangeLimits::default()),
+        Err(Malformed::Invalid(_))
+    ));
+}
+
 // ---------------------------------------------------------------------------------------
 // The guard
 
