@@ -11,8 +11,9 @@
 # errors that safe Rust does not make, and costs build and run time. Measured on this
 # 2-core machine while other agents were building (load 10 to 17), from a warm cargo
 # registry and an empty target directory: the `-s none -a` build took 24 min wall, 9 min
-# of CPU; the AddressSanitizer build had not finished after 35 min (niced, beside fuzzing
-# runs). What this suite must catch (panics, overflows, unbounded allocation, hangs) needs
+# of CPU; the AddressSanitizer build (which also compiles SQLite's C with ASan and Rust
+# with one codegen unit) was still compiling automerge after 39 min (niced, beside fuzzing
+# runs; SQLite alone took over 13), and was stopped. What this suite must catch (panics, overflows, unbounded allocation, hangs) needs
 # no sanitizer: libFuzzer's -malloc_limit_mb and -rss_limit_mb catch the bombs. A cold
 # build is over this suite's time on its own, so the build lives outside the clone
 # (FUZZ_TARGET_DIR) and later runs rebuild only outpost's crates. FUZZ_SANITIZER=address
