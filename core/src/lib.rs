@@ -29,6 +29,7 @@ pub mod photo;
 pub mod store;
 pub mod sync;
 pub mod template;
+pub mod untrusted;
 
 pub use case::{
     Case, CaseEdit, CaseSummary, Category, Datum, Event, EventKind, FollowUp, Location, NewCase,
