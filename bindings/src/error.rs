@@ -106,7 +106,13 @@ impl From<SyncError> for OutpostError {
         match e {
             SyncError::NotEnrolled => OutpostError::NotEnrolled { reason },
             SyncError::Unauthorized(_) => OutpostError::Unauthorized { reason },
-            SyncError::Network(_) => OutpostError::Network { reason },
+            // The message names the cause: timed out, refused, closed, TLS.
+            SyncError::Network(_)
+            | SyncError::TimedOut(_)
+            | SyncError::Refused(_)
+            | SyncError::Closed(_)
+            | SyncError::Tls(_) => OutpostError::Network { reason },
+            SyncError::Insecure(_) => OutpostError::Invalid { reason },
             SyncError::Rejected { .. } => OutpostError::Rejected { reason },
             SyncError::Server { .. } => OutpostError::Server { reason },
             SyncError::Protocol(_) => OutpostError::Protocol { reason },

@@ -1079,8 +1079,9 @@ pub enum SyncEvent {
 /// Network settings for the syncs, enrollments and directory refreshes that follow.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct SyncOptions {
-    /// Whole-request time limit.
-    #[uniffi(default = 60000)]
+    /// A request that makes no progress for this long is given up (an idle timeout, not a
+    /// limit on a slow body that keeps moving).
+    #[uniffi(default = 25000)]
     pub timeout_ms: i64,
     #[uniffi(default = 10000)]
     pub connect_timeout_ms: i64,
@@ -1092,7 +1093,7 @@ pub struct SyncOptions {
 impl Default for SyncOptions {
     fn default() -> Self {
         SyncOptions {
-            timeout_ms: 60_000,
+            timeout_ms: 25_000,
             connect_timeout_ms: 10_000,
             retries: 4,
         }

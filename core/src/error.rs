@@ -167,3 +167,24 @@ pub(crate) fn bad_doc(id: &str, reason: impl fmt::Display) -> Error {
         reason: reason.to_string(),
     }
 }
+
+/// A text field that must not be blank and holds at most `max` characters (Unicode scalar
+/// values). Shared by every record that takes text: cases, members, answers.
+pub(crate) fn check_required(
+    field: &'static str,
+    v: &str,
+    max: usize,
+) -> Result<(), ValidationError> {
+    if v.trim().is_empty() {
+        return Err(ValidationError::Empty { field });
+    }
+    check_len(field, v, max)
+}
+
+/// A text field of at most `max` characters (Unicode scalar values).
+pub(crate) fn check_len(field: &'static str, v: &str, max: usize) -> Result<(), ValidationError> {
+    if v.chars().count() > max {
+        return Err(ValidationError::TooLong { field, max });
+    }
+    Ok(())
+}

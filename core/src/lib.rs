@@ -25,10 +25,12 @@ mod doc;
 mod error;
 pub mod inspection;
 mod member;
+pub mod photo;
 pub mod rules;
 pub mod store;
 pub mod sync;
 pub mod template;
+pub mod untrusted;
 
 pub use case::{
     Case, CaseEdit, CaseSummary, Category, Datum, Event, EventKind, FollowUp, Location, NewCase,

@@ -100,10 +100,10 @@ impl Member {
     }
 
     pub fn validate(&self) -> Result<(), ValidationError> {
-        crate::case::check_required("member id", &self.id, 200)?;
-        crate::case::check_required("member name", &self.name, 200)?;
+        crate::error::check_required("member id", &self.id, 200)?;
+        crate::error::check_required("member name", &self.name, 200)?;
         for g in &self.grids {
-            crate::case::check_required("grid", g, 200)?;
+            crate::error::check_required("grid", g, 200)?;
         }
         if self.role == Role::Responder
             && self.unit_id.as_deref().is_none_or(|u| u.trim().is_empty())

@@ -958,7 +958,7 @@ async fn sync(
     }
     let max_bytes = match req.max_bytes {
         0 => app.limits.max_page,
-        n => (n as usize).clamp(16 << 10, app.limits.max_page),
+        n => (n as usize).clamp(wire::MIN_PAGE_BYTES as usize, app.limits.max_page),
     };
     let SyncCaller {
         token_hash,

@@ -473,29 +473,10 @@ pub struct CaseSummary {
     pub is_overdue: bool,
 }
 
-pub(crate) fn check_required(
-    field: &'static str,
-    v: &str,
-    max: usize,
-) -> Result<(), ValidationError> {
-    if v.trim().is_empty() {
-        return Err(ValidationError::Empty { field });
-    }
-    check_len(field, v, max)
-}
-
-pub(crate) fn check_len(field: &'static str, v: &str, max: usize) -> Result<(), ValidationError> {
-    if v.chars().count() > max {
-        return Err(ValidationError::TooLong { field, max });
-    }
-    Ok(())
-}
+pub(crate) use crate::error::{check_len, check_required};
 
 pub(crate) fn check_photo_hash(h: &str) -> Result<(), ValidationError> {
-    if h.len() == 64
-        && h.bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-    {
+    if crate::photo::is_blob_hash(h) {
         Ok(())
     } else {
         Err(ValidationError::PhotoHash(h.to_string()))

@@ -21,7 +21,7 @@ use super::{Store, Txn};
 use crate::case::{EventKind, NewCase};
 use crate::error::{Error, Result, ValidationError};
 use crate::inspection::AnswerValue;
-use crate::sync::blobs::{MAX_BLOB_BYTES, is_blob_hash, sniff_mime};
+use crate::photo::{SNIFF_BYTES, check_size, hash_file, is_blob_hash, sniff_mime};
 
 /// Bytes of uploaded and cached blobs kept before the least recently used are evicted,
 /// unless the app sets another limit.
@@ -119,8 +119,8 @@ impl Store {
                 }
                 total += n as u64;
                 check_size(total)?;
-                if head.len() < 32 {
-                    head.extend_from_slice(&buf[..n.min(32 - head.len())]);
+                if head.len() < SNIFF_BYTES {
+                    head.extend_from_slice(&buf[..n.min(SNIFF_BYTES - head.len())]);
                 }
                 hasher.update(&buf[..n]);
                 out.write_all(&buf[..n])?;
@@ -385,17 +385,6 @@ impl Store {
     }
 }
 
-fn check_size(len: u64) -> Result<()> {
-    if len > MAX_BLOB_BYTES {
-        return Err(ValidationError::PhotoTooLarge {
-            size: len,
-            max: MAX_BLOB_BYTES,
-        }
-        .into());
-    }
-    Ok(())
-}
-
 fn doc_priority(t: &Txn<'_>, id: &str) -> Result<i64> {
     Ok(t.conn()
         .query_row("SELECT priority FROM documents WHERE id = ?1", [id], |r| {
@@ -440,27 +429,6 @@ fn row_info(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<BlobInfo>> {
     }))
 }
 
-/// SHA-256 (hex), length and first bytes of a file.
-pub(crate) fn hash_file(path: &Path) -> Result<(String, u64, Vec<u8>)> {
-    let mut f = File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 << 10];
-    let mut head = Vec::new();
-    let mut total = 0u64;
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        if head.len() < 32 {
-            head.extend_from_slice(&buf[..n.min(32 - head.len())]);
-        }
-        hasher.update(&buf[..n]);
-        total += n as u64;
-    }
-    Ok((hex::encode(hasher.finalize()), total, head))
-}
-
 /// Makes a rename in `dir` durable.
 fn sync_dir(dir: &Path) -> Result<()> {
     #[cfg(unix)]
@@ -475,6 +443,7 @@ mod tests {
     use super::*;
     use crate::case::{Category, Urgency};
     use crate::member::{Member, Role};
+    use crate::photo::MAX_BLOB_BYTES;
 
     pub(crate) fn jpeg(len: usize, seed: u8) -> Vec<u8> {
         let mut v = vec![0xFF, 0xD8, 0xFF, 0xE0];

@@ -20,7 +20,6 @@
 //! changes and bytes one push may make the server decode.
 
 use std::collections::{HashMap, HashSet};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use automerge::{AutoCommit, Change, ChangeHash};
 
@@ -31,11 +30,10 @@ use crate::error::{Denial, Error};
 use crate::inspection::{Inspection, InspectionStatus, check_answer, read_inspection};
 use crate::member::Member;
 use crate::template::Template;
+use crate::untrusted::ChangeLimits;
 
 /// Longest document id the server accepts (core makes 36-character UUIDs).
 pub const MAX_DOC_ID: usize = 64;
-/// Longest pushed change, in bytes (raw; a photo never travels inside a change).
-pub const MAX_CHANGE_BYTES: usize = 256 << 10;
 /// Longest hazard deadline at creation: a year after the walkthrough.
 const MAX_RECTIFICATION_MS: i64 = 366 * 24 * 60 * 60 * 1000;
 
@@ -145,47 +143,15 @@ pub fn read_view(doc: &AutoCommit, id: &str) -> Result<DocView, Error> {
 
 /// Runs document-engine work on bytes from outside; a panic in it becomes a refusal.
 fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T, Refusal>) -> Result<T, Refusal> {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
-        Err(refuse(
-            RefusalCode::Malformed,
-            format!("{what}: the bytes made the document engine fail"),
-        ))
-    })
+    crate::untrusted::guard(what, f)
+        .unwrap_or_else(|e| Err(refuse(RefusalCode::Malformed, format!("{what}: {e}"))))
 }
 
-/// Decodes one pushed change: raw chunks only, bounded in size, guarded.
+/// Decodes one pushed change: raw chunks only, inspected and bounded before automerge
+/// sees them, decoded under a guard ([`crate::untrusted`]).
 pub fn decode_change(i: usize, raw: &[u8]) -> Result<Change, Refusal> {
-    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
-    const RAW_CHANGE: u8 = 1;
-    if raw.len() > MAX_CHANGE_BYTES {
-        return Err(refuse(
-            RefusalCode::Malformed,
-            format!(
-                "change {i} is {} bytes; the limit is {MAX_CHANGE_BYTES}",
-                raw.len()
-            ),
-        ));
-    }
-    if raw.len() < 9 || raw[..4] != MAGIC {
-        return Err(refuse(
-            RefusalCode::Malformed,
-            format!("change {i} is not an Automerge change"),
-        ));
-    }
-    if raw[8] != RAW_CHANGE {
-        return Err(refuse(
-            RefusalCode::Malformed,
-            format!("change {i} is not a raw change chunk (compressed changes are not accepted)"),
-        ));
-    }
-    guarded(&format!("change {i}"), || {
-        Change::try_from(raw).map_err(|e| {
-            refuse(
-                RefusalCode::Malformed,
-                format!("change {i} is not an Automerge change: {e}"),
-            )
-        })
-    })
+    crate::untrusted::decode_change(raw, &ChangeLimits::default())
+        .map_err(|e| refuse(RefusalCode::Malformed, format!("change {i}: {e}")))
 }
 
 /// Checks the changes `member`'s device (Automerge actor `actor_hex`) pushed for document

@@ -275,7 +275,12 @@ fn judge(index: usize, d: &PushDoc, stored: Stored, check: &PushCheck<'_>) -> Ve
         base,
         fresh,
         heads: heads_of(&mut doc),
-        snapshot: doc.save(),
+        // Uncompressed: setting up DEFLATE for each column of each pushed document cost more
+        // than the rest of storing it.
+        snapshot: doc.save_with_options(automerge::SaveOptions {
+            deflate: false,
+            retain_orphans: true,
+        }),
         projection: Projection::of(&view),
         keys: doc_keys(&view),
     }))

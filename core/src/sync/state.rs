@@ -3,12 +3,14 @@
 //! transaction together with the new cursor, so a killed process either has all of a reply
 //! or none of it, and the cursor never runs ahead of the changes it stands for.
 
+use std::collections::HashMap;
+
 use automerge::{Change, ChangeHash};
 use rusqlite::{OptionalExtension, params};
 
-use super::{DocKind, Store, decode_heads, encode_heads};
+use super::wire::{DirectoryView, RefusalCode, SyncResponse};
 use crate::error::{Error, Result};
-use crate::sync::wire::{DirectoryView, RefusalCode, SyncResponse};
+use crate::store::{DocKind, Outbound, Store, decode_heads, encode_heads};
 
 /// The sync client's persistent state.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -34,17 +36,6 @@ pub struct RefusedDoc {
     pub code: String,
     pub reason: String,
     pub at: i64,
-}
-
-/// One document's unacknowledged changes, ready to push.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Outbound {
-    pub id: String,
-    pub priority: i64,
-    /// The heads the changes lead to; acknowledged as synced when the server stores them.
-    pub heads: Vec<ChangeHash>,
-    /// Raw (uncompressed) Automerge change bytes, causal order.
-    pub changes: Vec<Vec<u8>>,
 }
 
 /// What applying one server reply did to the store.
@@ -170,86 +161,34 @@ impl Store {
         })
     }
 
-    /// Documents with changes the server has not acknowledged, life-safety cases first, then
-    /// other cases, then inspections; at most `max_bytes` of changes (always at least one
-    /// document). Documents refused at their current heads are left out.
-    pub fn outbound(&self, max_bytes: usize) -> Result<Vec<Outbound>> {
-        let refused: Vec<(String, Vec<u8>)> = self.with_conn(|c| {
-            let mut stmt = c.prepare("SELECT doc_id, heads FROM sync_refused")?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<_>>()?;
-            Ok(rows)
-        })?;
-        let mut out = Vec::new();
-        let mut bytes = 0usize;
-        for entry in self.outbox(i64::MAX)? {
-            let heads = self.heads(&entry.id)?;
-            if refused
-                .iter()
-                .any(|(id, h)| *id == entry.id && *h == encode_heads(&heads))
-            {
-                continue;
-            }
-            let mut changes = Vec::new();
-            for b in self.changes_since(&entry.id, &entry.synced_heads)? {
-                let c = Change::from_bytes(b).map_err(|e| Error::Corrupt(e.to_string()))?;
-                changes.push(c.raw_bytes().to_vec());
-            }
-            let size: usize = changes.iter().map(Vec::len).sum();
-            if !out.is_empty() && bytes + size > max_bytes {
-                break;
-            }
-            bytes += size;
-            out.push(Outbound {
-                id: entry.id,
-                priority: entry.priority,
-                heads,
-                changes,
-            });
-        }
-        Ok(out)
-    }
-
     /// Applies one server reply in one transaction: the pulled changes, the acknowledgements
-    /// and refusals of what `pushed` carried, and the new cursor.
+    /// and refusals of what `pushed` carried, and the new cursor. Pulled documents are
+    /// decoded and applied one at a time, each let go before the next, so memory stays that
+    /// of one document however many a page brings.
     pub fn apply_sync_reply(
         &self,
         pushed: &[Outbound],
         reply: &SyncResponse,
     ) -> Result<ReplyApplied> {
-        let mut decoded = Vec::with_capacity(reply.docs.len());
-        for d in &reply.docs {
-            let changes = d
-                .changes
-                .iter()
-                .map(|b| {
-                    Change::try_from(b.as_slice()).map_err(|e| Error::BadChange {
-                        id: d.id.clone(),
-                        reason: e.to_string(),
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            decoded.push((d.id.clone(), changes));
-        }
         let now = self.now();
+        let sent: HashMap<&str, &Outbound> = pushed.iter().map(|p| (p.id.as_str(), p)).collect();
         self.write(|t| {
             let mut out = ReplyApplied::default();
             // Acknowledgements first, so a document whose push and pulled changes meet in
             // this reply ends up in step with the server.
             for ack in &reply.acks {
-                let Some(sent) = pushed.iter().find(|p| p.id == ack.id) else {
+                let Some(sent) = sent.get(ack.id.as_str()) else {
                     continue;
                 };
                 if ack.ok {
                     out.acked_docs += 1;
                     out.stored_changes += ack.stored as usize;
-                    t.conn().execute(
-                        "UPDATE documents SET synced_heads = ?2 WHERE id = ?1",
-                        params![ack.id, encode_heads(&sent.heads)],
-                    )?;
                     t.conn()
-                        .execute("DELETE FROM sync_refused WHERE doc_id = ?1", [&ack.id])?;
+                        .prepare_cached("UPDATE documents SET synced_heads = ?2 WHERE id = ?1")?
+                        .execute(params![ack.id, encode_heads(&sent.heads)])?;
+                    t.conn()
+                        .prepare_cached("DELETE FROM sync_refused WHERE doc_id = ?1")?
+                        .execute([&ack.id])?;
                 } else {
                     let code = ack.code.unwrap_or(RefusalCode::Forbidden).as_str();
                     let reason = ack.reason.clone().unwrap_or_else(|| code.to_string());
@@ -268,40 +207,31 @@ impl Store {
                     });
                 }
             }
-            for (id, changes) in decoded {
+            for d in &reply.docs {
+                let changes = d
+                    .changes
+                    .iter()
+                    .map(|b| {
+                        Change::try_from(b.as_slice()).map_err(|e| Error::BadChange {
+                            id: d.id.clone(),
+                            reason: e.to_string(),
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
                 // A document with nothing unacknowledged stays so: what the server sent is
                 // on the server.
-                let in_step: bool = t
-                    .conn()
-                    .query_row(
-                        "SELECT heads = synced_heads FROM documents WHERE id = ?1",
-                        [&id],
-                        |r| r.get(0),
-                    )
-                    .optional()?
-                    .unwrap_or(true);
-                let fresh = t.apply_remote(&id, changes)?;
+                let fresh = t.apply_pulled(&d.id, changes)?;
+                let kind = t.kind(&d.id);
+                t.release(&d.id);
                 out.pulled_changes += fresh;
                 out.pulled_docs += 1;
                 if fresh > 0 {
-                    let kind: Option<String> = t
-                        .conn()
-                        .prepare_cached("SELECT kind FROM documents WHERE id = ?1")?
-                        .query_row([&id], |r| r.get(0))
-                        .optional()?
-                        .flatten();
-                    match kind.as_deref().and_then(DocKind::parse) {
-                        Some(DocKind::Case) => out.changed_cases.push(id.clone()),
-                        Some(DocKind::Inspection) => out.changed_inspections.push(id.clone()),
+                    match kind {
+                        Some(DocKind::Case) => out.changed_cases.push(d.id.clone()),
+                        Some(DocKind::Inspection) => out.changed_inspections.push(d.id.clone()),
                         // Its first change has not arrived yet: nothing to show.
                         None => {}
                     }
-                }
-                if in_step {
-                    t.conn().execute(
-                        "UPDATE documents SET synced_heads = heads WHERE id = ?1",
-                        [&id],
-                    )?;
                 }
             }
             t.conn().execute(
@@ -440,10 +370,7 @@ mod tests {
                 .changes_since(id, &[])
                 .unwrap()
                 .into_iter()
-                .map(|b| {
-                    let c = automerge::Change::from_bytes(b).unwrap();
-                    serde_bytes::ByteBuf::from(c.raw_bytes().to_vec())
-                })
+                .map(serde_bytes::ByteBuf::from)
                 .collect(),
         };
         let reply = SyncResponse {
