@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use outpost_core::store::blobs::BlobState;
 use outpost_core::sync::blobs::{BlobStatus, DEFAULT_CHUNK_BYTES, sha256_hex};
 use outpost_core::sync::{SyncClient, SyncConfig, SyncListener, SyncProgress};
-use outpost_core::{Category, EventKind, NewCase, Store, Urgency};
-use outpost_tests::harness::{Device, Server, city, fast, http};
+use outpost_core::{Category, NewCase, Store, Urgency};
+use outpost_tests::harness::{Device, Server, city, fast, forge_photo_reference, http};
 use outpost_tests::link::{CutAt, Link};
 use rand::Rng;
 
@@ -385,9 +385,7 @@ fn damaged_chunks_damaged_downloads_and_wrong_hashes_are_caught() {
     .unwrap();
     assert_eq!(r.status, 403, "unreferenced: refused before anything else");
     // Referenced by a (hostile) document, it is still no photo.
-    dev.store
-        .record(&case, EventKind::PhotoAdded { hash: fake.clone() })
-        .unwrap();
+    assert!(forge_photo_reference(&server, &dev, &case, &fake).ok);
     rt.block_on(c.sync(&dev.store, None)).unwrap();
     let r = http(
         server.addr,

@@ -24,7 +24,7 @@ use std::collections::{HashMap, HashSet};
 use automerge::{AutoCommit, Change, ChangeHash};
 
 use super::wire::RefusalCode;
-use crate::case::{Acting, Case, Event, EventKind, permit, read_case_parts};
+use crate::case::{Acting, Case, CaseRoot, Event, EventKind, permit, read_case_parts};
 use crate::doc::kind_of;
 use crate::error::{Denial, Error};
 use crate::inspection::{Inspection, InspectionStatus, check_answer, read_inspection};
@@ -285,7 +285,7 @@ fn check_merged(
                 ));
             };
             if b.root != root_after {
-                return Err(forbidden("what the creation of a case set"));
+                return Err(root_changed(&b.root, &root_after));
             }
             let now: HashMap<&str, &Event> =
                 events_after.iter().map(|e| (e.id.as_str(), e)).collect();
@@ -386,6 +386,35 @@ fn check_one(
             "the change turns the document into another kind",
         )),
     }
+}
+
+/// Names the fields of a report that a change rewrote.
+fn root_changed(before: &CaseRoot, after: &CaseRoot) -> Refusal {
+    let mut fields = Vec::new();
+    let mut differs = |name: &'static str, changed: bool| {
+        if changed {
+            fields.push(name);
+        }
+    };
+    differs("category", before.category != after.category);
+    differs("urgency", before.urgency != after.urgency);
+    differs("title", before.title != after.title);
+    differs("description", before.description != after.description);
+    differs("location", before.location != after.location);
+    differs("grid", before.grid_id != after.grid_id);
+    differs("reporter", before.reporter_id != after.reporter_id);
+    differs("creation time", before.created_at != after.created_at);
+    differs("initial deadline", before.deadline != after.deadline);
+    differs("source", before.source != after.source);
+    differs("photos", before.attachments != after.attachments);
+    refuse(
+        RefusalCode::Forbidden,
+        format!(
+            "the report's {} cannot be changed: corrections are `edited` events and only an \
+             administrator moves a case to another grid (`moved`)",
+            fields.join(", ")
+        ),
+    )
 }
 
 fn forbidden(what: &str) -> Refusal {
@@ -490,7 +519,7 @@ fn check_case_change(
     known: &dyn Known,
 ) -> Result<(), Refusal> {
     if a.root != b.root {
-        return Err(forbidden("what the creation of a case set"));
+        return Err(root_changed(&b.root, &a.root));
     }
     let old: HashMap<&str, &Event> = b
         .timeline
