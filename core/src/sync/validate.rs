@@ -223,6 +223,8 @@ pub fn check_push_within(
         pending.push(c);
     }
     let mut fresh = Vec::with_capacity(pending.len());
+    // The view of `work` as it stands, when known.
+    let mut current: Option<DocView> = None;
     // Causal order: a change goes in once the document holds all it depends on.
     while !pending.is_empty() {
         let Some(pos) = pending.iter().position(|c| {
@@ -236,25 +238,36 @@ pub fn check_push_within(
             ));
         };
         let c = pending.remove(pos);
-        check_one(member, id, &mut work, existed, &c, known)?;
         fresh.push((c.hash(), c.raw_bytes().to_vec()));
-        guarded("applying the change", || {
-            work.apply_changes([c]).map_err(|e| {
-                refuse(
-                    RefusalCode::Malformed,
-                    format!("change does not apply: {e}"),
-                )
-            })
-        })?;
+        let mut deps = c.deps().to_vec();
+        deps.sort();
+        let mut heads = work.get_heads();
+        heads.sort();
+        if deps == heads {
+            // The author saw the document as it stands (the usual push: one phone's
+            // changes in a row). Judge it on the document itself; the view after one
+            // change is the view before the next.
+            let before = match current.take() {
+                Some(v) => Some(v),
+                None if kind_of(&work).is_some() => {
+                    Some(view_of(&work, id, "this change builds on")?)
+                }
+                None => None,
+            };
+            apply(&mut work, c)?;
+            let after = view_of(&work, id, "after this change")?;
+            judge(member, before, &after, known)?;
+            current = Some(after);
+        } else {
+            check_one(member, id, &mut work, existed, &c, known)?;
+            apply(&mut work, c)?;
+            current = None;
+        }
     }
-    let view = guarded("reading the merged document", || {
-        read_view(&work, id).map_err(|e| {
-            refuse(
-                RefusalCode::Invalid,
-                format!("the merged document does not read: {e}"),
-            )
-        })
-    })?;
+    let view = match current {
+        Some(v) => v,
+        None => view_of(&work, id, "merged")?,
+    };
     if let Some(before) = &stored {
         check_merged(id, before, &work, &view)?;
     }
@@ -351,35 +364,51 @@ fn check_one(
     };
     let before = match kind_of(&base) {
         None => None,
-        Some(_) => Some(read_view(&base, id).map_err(|e| {
-            refuse(
-                RefusalCode::Invalid,
-                format!("the document this change builds on does not read: {e}"),
-            )
-        })?),
+        Some(_) => Some(view_of(&base, id, "this change builds on")?),
     };
+    apply(&mut base, c.clone())?;
+    let after = view_of(&base, id, "after this change")?;
+    judge(member, before, &after, known)
+}
+
+/// Applies one decoded change, guarded.
+fn apply(doc: &mut AutoCommit, c: Change) -> Result<(), Refusal> {
     guarded("applying the change", || {
-        base.apply_changes([c.clone()]).map_err(|e| {
+        doc.apply_changes([c]).map_err(|e| {
             refuse(
                 RefusalCode::Malformed,
                 format!("change does not apply: {e}"),
             )
         })
-    })?;
-    let after = guarded("reading the changed document", || {
-        read_view(&base, id).map_err(|e| {
+    })
+}
+
+/// Reads a document as its schema says, guarded; `which` names the state for the message.
+fn view_of(doc: &AutoCommit, id: &str, which: &str) -> Result<DocView, Refusal> {
+    guarded("reading the document", || {
+        read_view(doc, id).map_err(|e| {
             refuse(
                 RefusalCode::Invalid,
-                format!("after this change the document does not read: {e}"),
+                format!("the document {which} does not read: {e}"),
             )
         })
-    })?;
+    })
+}
+
+/// Judges one change from the document its author saw (`None`: a new document) and the
+/// document right after it.
+fn judge(
+    member: &Member,
+    before: Option<DocView>,
+    after: &DocView,
+    known: &dyn Known,
+) -> Result<(), Refusal> {
     match (before, after) {
-        (None, DocView::Case(a)) => check_new_case(member, &a, known),
-        (Some(DocView::Case(b)), DocView::Case(a)) => check_case_change(member, &b, &a, known),
-        (None, DocView::Inspection(a)) => check_new_inspection(member, &a, known),
+        (None, DocView::Case(a)) => check_new_case(member, a, known),
+        (Some(DocView::Case(b)), DocView::Case(a)) => check_case_change(member, &b, a, known),
+        (None, DocView::Inspection(a)) => check_new_inspection(member, a, known),
         (Some(DocView::Inspection(b)), DocView::Inspection(a)) => {
-            check_inspection_change(member, &b, &a)
+            check_inspection_change(member, &b, a)
         }
         _ => Err(refuse(
             RefusalCode::Invalid,
