@@ -14,8 +14,10 @@
 
 pub mod blobs;
 mod client;
+pub mod token;
 pub mod validate;
 pub mod wire;
 
 pub use crate::store::sync_state::{Outbound, RefusedDoc, ReplyApplied, SyncState};
 pub use client::{SyncClient, SyncConfig, SyncError, SyncListener, SyncProgress, SyncReport};
+pub use token::{FileTokenStore, MemoryTokenStore, TokenStore, TokenStoreError};
