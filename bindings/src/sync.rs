@@ -43,19 +43,23 @@ impl Default for SyncShared {
 }
 
 impl Listeners<dyn SyncListener> {
-    fn send(&self, event: SyncEvent) {
+    pub(crate) fn send(&self, event: SyncEvent) {
         self.each(|l| {
             let _ignored = l.on_event(event.clone());
         });
     }
 }
 
-/// Passes core's progress reports to the registered sync listeners.
-struct Progress<'a>(&'a Listeners<dyn SyncListener>);
+/// Passes core's progress reports to the registered sync listeners, and photo uploads to
+/// the photo listeners too.
+struct Progress<'a>(&'a Shared);
 
 impl core_sync::SyncListener for Progress<'_> {
     fn progress(&self, p: &core_sync::SyncProgress) {
-        self.0.send(SyncEvent::Progress { progress: p.into() });
+        self.0
+            .sync_listeners
+            .send(SyncEvent::Progress { progress: p.into() });
+        crate::photos::upload_progress(self.0, p);
     }
 }
 
@@ -100,7 +104,7 @@ impl Shared {
         Ok(SyncClient::new(cfg)?)
     }
 
-    fn enrolled_client(&self) -> Result<SyncClient> {
+    pub(crate) fn enrolled_client(&self) -> Result<SyncClient> {
         let url = self
             .store
             .sync_state()?
@@ -166,7 +170,7 @@ impl Sync {
             shared.sync_listeners.send(SyncEvent::Started);
             let outcome = match shared.enrolled_client() {
                 Ok(client) => client
-                    .sync(&shared.store, Some(&Progress(&shared.sync_listeners)))
+                    .sync(&shared.store, Some(&Progress(&shared)))
                     .await
                     .map(SyncReport::from)
                     .map_err(OutpostError::from),
