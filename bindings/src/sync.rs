@@ -70,6 +70,14 @@ fn checked_url(url: &str) -> Result<String> {
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));
     match host {
+        // The library leaves Unicode domain tables out (about 100 KB): an internationalised
+        // name is written in its ASCII (xn--) form.
+        Some(h) if !h.split(['/', '?', '#']).next().unwrap_or(h).is_ascii() => {
+            Err(OutpostError::invalid(format!(
+                "write the server's name in its ASCII form (xn--…), as the browser shows it \
+             when copied (got '{url}')"
+            )))
+        }
         Some(h) if !h.is_empty() && !h.starts_with('/') && !h.contains(char::is_whitespace) => {
             Ok(url.to_string())
         }
@@ -308,6 +316,7 @@ mod tests {
             "https://",
             "http:///x",
             "http://a b",
+            "https://政务.中国",
         ] {
             assert!(
                 matches!(checked_url(bad), Err(OutpostError::Invalid { .. })),

@@ -22,6 +22,18 @@ pub fn run(db: &Path, cmd: Command) -> Res<()> {
     match cmd {
         Command::Demo => return crate::demo::run(),
         Command::Enroll { server, code, name } => {
+            let host = server.split("://").nth(1).unwrap_or(&server);
+            if !host
+                .split(['/', '?', '#'])
+                .next()
+                .unwrap_or(host)
+                .is_ascii()
+            {
+                return Err(format!(
+                    "write the server's name in its ASCII form (xn--…), not {server}"
+                )
+                .into());
+            }
             let client = SyncClient::new(SyncConfig::new(&server))?;
             let out = runtime()?.block_on(client.enroll(&store, &code, &name))?;
             let m = out.directory.member;
