@@ -39,6 +39,10 @@ pub enum Error {
     BadChange { id: String, reason: String },
     #[error("storage error: {0}")]
     Storage(String),
+    /// The platform's token store (Keystore, Keychain, a file) could not read or keep the
+    /// device token.
+    #[error("the device token store failed: {0}")]
+    TokenStore(String),
     #[error("file error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -87,6 +91,10 @@ pub enum ValidationError {
     PhotoTooLarge { size: u64, max: u64 },
     #[error("{0} is not a JPEG, PNG, WebP or HEIC photo")]
     PhotoType(String),
+    /// A reference to a photo this device does not hold (no file under its hash): attach
+    /// photos from their files, so that they can be uploaded.
+    #[error("photo {0} is not on this device; attach it from its file")]
+    PhotoNotOnDevice(String),
     #[error("{0} is not a finite number")]
     NotFinite(&'static str),
     #[error("the deadline must be after the time of dispatch")]
