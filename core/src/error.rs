@@ -41,6 +41,10 @@ pub enum Error {
     BadChange { id: String, reason: String },
     #[error("storage error: {0}")]
     Storage(String),
+    /// The platform's token store (Keystore, Keychain, a file) could not read or keep the
+    /// device token.
+    #[error("the device token store failed: {0}")]
+    TokenStore(String),
     #[error("file error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -89,6 +93,10 @@ pub enum ValidationError {
     PhotoTooLarge { size: u64, max: u64 },
     #[error("{0} is not a JPEG, PNG, WebP or HEIC photo")]
     PhotoType(String),
+    /// A reference to a photo this device does not hold (no file under its hash): attach
+    /// photos from their files, so that they can be uploaded.
+    #[error("photo {0} is not on this device; attach it from its file")]
+    PhotoNotOnDevice(String),
     #[error("{0} is not a finite number")]
     NotFinite(&'static str),
     #[error("the deadline must be after the time of dispatch")]
@@ -97,10 +105,6 @@ pub enum ValidationError {
     Unanswered { count: usize, first: String },
     #[error("checklist template is invalid: {0}")]
     Template(String),
-    /// A reference to a photo this device does not hold (no file under its hash): attach
-    /// photos from their files, so that they can be uploaded.
-    #[error("photo {0} is not on this device; attach it from its file")]
-    PhotoNotOnDevice(String),
 }
 
 /// Why a member may not take an action, in the order the rules ask: is anyone signed in, is

@@ -350,12 +350,25 @@ fn metrics_route(access: MetricsAccess) -> axum::routing::MethodRouter<Arc<App>>
                     .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
                 return r;
             }
+            let mut body = app.metrics.render();
+            // A gauge read from the database: quarantined documents stay after a restart.
+            let storage = app.storage.clone();
+            match tokio::task::spawn_blocking(move || storage.quarantined()).await {
+                Ok(Ok(q)) => body.push_str(&format!(
+                    "# HELP outpost_quarantined_docs stored documents set aside because \
+                     their snapshot does not load\n# TYPE outpost_quarantined_docs gauge\n\
+                     outpost_quarantined_docs {}\n",
+                    q.len()
+                )),
+                Ok(Err(e)) => tracing::warn!(error = %e, "metrics: quarantined documents"),
+                Err(e) => tracing::warn!(error = %e, "metrics: quarantined documents"),
+            }
             (
                 [(
                     CONTENT_TYPE,
                     HeaderValue::from_static("text/plain; version=0.0.4"),
                 )],
-                app.metrics.render(),
+                body,
             )
                 .into_response()
         }

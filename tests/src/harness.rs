@@ -223,6 +223,10 @@ impl Storage for ServerDb {
     fn change_count(&self, doc: Option<&str>) -> StoreResult<u64> {
         self.0.change_count(doc)
     }
+
+    fn quarantined(&self) -> StoreResult<Vec<(String, String, i64)>> {
+        self.0.quarantined()
+    }
 }
 
 /// A running `outpost-server serve` on 127.0.0.1 with an ephemeral port, on a SQLite file

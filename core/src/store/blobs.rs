@@ -152,18 +152,23 @@ impl Store {
     /// event. Returns the photo's hash.
     pub fn add_photo_to_case(&self, case_id: &str, path: impl AsRef<Path>) -> Result<String> {
         let b = self.import_photo(path)?;
+        self.add_imported_photo_to_case(case_id, &b)
+    }
+
+    /// Attaches a photo already copied in by [`Store::import_photo`] to a case: its blob row
+    /// and the `photo_added` event, in one transaction. Returns the photo's hash.
+    pub fn add_imported_photo_to_case(&self, case_id: &str, b: &ImportedBlob) -> Result<String> {
         let kind = EventKind::PhotoAdded {
             hash: b.hash.clone(),
         };
         kind.validate(self.now())?;
+        // The blob row goes in before the reference: a reference needs a photo on the device.
         self.write(|t| {
-            // The row first: the event may only reference a photo the device holds.
-            insert_blob(t, &b, BlobState::Local, 9)?;
-            record_in(t, case_id, kind)?;
             let priority = doc_priority(t, case_id)?;
-            insert_blob(t, &b, BlobState::Local, priority)
+            insert_blob(t, b, BlobState::Local, priority)?;
+            record_in(t, case_id, kind)
         })?;
-        Ok(b.hash)
+        Ok(b.hash.clone())
     }
 
     /// Opens a case with photos attached from these files, in one transaction.
@@ -206,15 +211,11 @@ impl Store {
             .collect::<Result<Vec<_>>>()?;
         let hashes: Vec<String> = blobs.iter().map(|b| b.hash.clone()).collect();
         self.write(|t| {
-            for b in &blobs {
-                insert_blob(t, b, BlobState::Local, 9)?;
-            }
-            answer_in(t, inspection_id, item_id, value, note, &hashes)?;
             let priority = doc_priority(t, inspection_id)?;
             for b in &blobs {
                 insert_blob(t, b, BlobState::Local, priority)?;
             }
-            Ok(())
+            answer_in(t, inspection_id, item_id, value, note, &hashes)
         })?;
         Ok(hashes)
     }
@@ -230,6 +231,20 @@ impl Store {
             .optional()?
             .transpose()
         })
+    }
+
+    /// Whether this device holds photo `hash`: its row and its file. A reference to a photo
+    /// it does not hold is refused ([`ValidationError::PhotoNotOnDevice`]): it could never
+    /// be uploaded.
+    pub fn has_photo(&self, hash: &str) -> Result<bool> {
+        let known = self.with_conn(|c| {
+            Ok(
+                c.query_row("SELECT 1 FROM blobs WHERE hash = ?1", [hash], |_| Ok(()))
+                    .optional()?
+                    .is_some(),
+            )
+        })?;
+        Ok(known && is_blob_hash(hash) && self.blob_file(hash).is_file())
     }
 
     /// The file of a photo this device holds, marking it recently used; `None` if it must be
@@ -385,6 +400,25 @@ impl Store {
     }
 }
 
+/// Inside an action's transaction: `Err(PhotoNotOnDevice)` for the first of `hashes` this
+/// device has no blob row for (a row means the file is there: files are written before
+/// their rows and deleted after them). Photos imported for the same action are inserted
+/// first by the caller.
+pub(crate) fn check_photos_held<'a>(
+    t: &Txn<'_>,
+    hashes: impl IntoIterator<Item = &'a str>,
+) -> Result<()> {
+    let mut stmt = t
+        .conn()
+        .prepare_cached("SELECT 1 FROM blobs WHERE hash = ?1")?;
+    for h in hashes {
+        if !stmt.exists([h])? {
+            return Err(ValidationError::PhotoNotOnDevice(h.to_string()).into());
+        }
+    }
+    Ok(())
+}
+
 fn doc_priority(t: &Txn<'_>, id: &str) -> Result<i64> {
     Ok(t.conn()
         .query_row("SELECT priority FROM documents WHERE id = ?1", [id], |r| {
@@ -444,6 +478,7 @@ mod tests {
     use crate::case::{Category, Urgency};
     use crate::member::{Member, Role};
     use crate::photo::MAX_BLOB_BYTES;
+    use crate::sync::blobs::sha256_hex;
 
     pub(crate) fn jpeg(len: usize, seed: u8) -> Vec<u8> {
         let mut v = vec![0xFF, 0xD8, 0xFF, 0xE0];
@@ -559,6 +594,41 @@ mod tests {
             assert!(s.photo_path(h).unwrap().is_some(), "{h}");
         }
         assert_eq!(s.blob_bytes().unwrap(), (1000, 2000));
+    }
+
+    #[test]
+    fn only_photos_this_device_holds_count_as_held() {
+        let (dir, s) = store();
+        let f = dir.path().join("p.jpg");
+        fs::write(&f, jpeg(2000, 9)).unwrap();
+        let imported = s.import_photo(&f).unwrap();
+        // Copied in but not recorded: not held (nothing would upload it).
+        assert!(!s.has_photo(&imported.hash).unwrap());
+        let mut c = NewCase::new(Category::Waste, Urgency::Low, "w", "g");
+        c.attachments = vec![sha256_hex(b"a photo taken on another phone")];
+        let err = s.create_case_with_photos(c.clone(), &[&f]).unwrap_err();
+        assert!(
+            matches!(&err, Error::Invalid(ValidationError::PhotoNotOnDevice(h)) if *h == c.attachments[0]),
+            "{err:?}"
+        );
+        assert!(s.all_cases(10, 0).unwrap().is_empty());
+        assert!(!s.has_photo(&imported.hash).unwrap(), "rolled back");
+        c.attachments.clear();
+        let id = s.create_case_with_photos(c.clone(), &[&f]).unwrap();
+        assert!(s.has_photo(&imported.hash).unwrap());
+        assert_eq!(
+            s.blob(&imported.hash).unwrap().unwrap().priority,
+            super::super::projection::priority_of_case(&s.case(&id).unwrap()),
+            "the case's priority"
+        );
+        // A held photo may be named by its hash on the next report.
+        c.attachments = vec![imported.hash.clone()];
+        let no_files: [&Path; 0] = [];
+        let again = s.create_case_with_photos(c, &no_files).unwrap();
+        assert_ne!(again, id);
+        fs::remove_file(s.blob_file(&imported.hash)).unwrap();
+        assert!(!s.has_photo(&imported.hash).unwrap(), "file gone");
+        assert!(!s.has_photo("not-a-hash").unwrap());
     }
 
     #[test]

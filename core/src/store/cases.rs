@@ -1,5 +1,6 @@
 //! What people do with cases: flag, report, edit, and record timeline events.
 
+use super::blobs::check_photos_held;
 use super::projection::{CaseList, list_cases, search_cases};
 use super::{DocKind, Store, Txn, new_id};
 use crate::case::{
@@ -198,9 +199,8 @@ impl Store {
 }
 
 pub(super) fn create_in(t: &mut Txn<'_>, c: &NewCase) -> Result<String> {
-    for h in &c.attachments {
-        require_photo(t, h)?;
-    }
+    // A photo a document references must be on this device: its bytes travel from here.
+    check_photos_held(t, c.attachments.iter().map(String::as_str))?;
     create_raised_in(t, c)
 }
 
@@ -217,26 +217,12 @@ pub(super) fn create_raised_in(t: &mut Txn<'_>, c: &NewCase) -> Result<String> {
     Ok(id)
 }
 
-/// A photo a document on this device references must be on this device: its bytes travel
-/// from here, and a bare hash would open nothing anywhere.
-pub(super) fn require_photo(t: &Txn<'_>, hash: &str) -> Result<()> {
-    let held: bool = t
-        .conn()
-        .prepare_cached("SELECT EXISTS(SELECT 1 FROM blobs WHERE hash = ?1)")?
-        .query_row([hash], |r| r.get(0))?;
-    if held {
-        Ok(())
-    } else {
-        Err(ValidationError::PhotoNotOnDevice(hash.to_string()).into())
-    }
-}
-
 /// Appends an event to a case inside `t`, after checking the member may record it now.
 pub(super) fn record_in(t: &mut Txn<'_>, id: &str, kind: EventKind) -> Result<String> {
     let me = t.member()?;
     let now = t.now();
     if let EventKind::PhotoAdded { hash } = &kind {
-        require_photo(t, hash)?;
+        check_photos_held(t, [hash.as_str()])?;
     }
     let not_found = || Error::NotFound {
         kind: "case",

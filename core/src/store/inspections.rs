@@ -2,7 +2,8 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::cases::{create_raised_in, record_in, require_photo};
+use super::blobs::check_photos_held;
+use super::cases::{create_raised_in, record_in};
 use super::projection::list_inspections;
 use super::{DocKind, Store, Txn, new_id};
 use crate::case::{EventKind, HazardSource, NewCase};
@@ -263,9 +264,7 @@ pub(super) fn answer_in(
         .item(item_id)
         .ok_or_else(|| ValidationError::UnknownItem(item_id.to_string()))?;
     check_answer(item, &value, note, photos)?;
-    for p in photos {
-        require_photo(t, p)?;
-    }
+    check_photos_held(t, photos.iter().map(String::as_str))?;
     let answer = Answer {
         item_id: item_id.to_string(),
         value,

@@ -26,6 +26,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::doc::kind_of;
 use crate::error::{Error, Result};
 use crate::member::Member;
+use crate::sync::token::{FileTokenStore, TokenStore, Tokens};
 use projection::SearchIndex;
 
 /// What a document holds.
@@ -62,6 +63,8 @@ pub struct Store {
     inner: Mutex<Inner>,
     clock: Arc<dyn Clock>,
     path: PathBuf,
+    /// Where the device token lives: never in the database (`sync/token.rs`).
+    pub(crate) tokens: Tokens,
 }
 
 struct Inner {
@@ -78,7 +81,27 @@ impl Store {
         Store::open_with_clock(path, Arc::new(SystemClock))
     }
 
+    /// Opens the store with its device token kept in `<path>.token`, a file only this user
+    /// may read ([`FileTokenStore`]).
     pub fn open_with_clock(path: impl AsRef<Path>, clock: Arc<dyn Clock>) -> Result<Store> {
+        let tokens = Arc::new(FileTokenStore::beside(path.as_ref()));
+        Store::open_with(path, clock, tokens)
+    }
+
+    /// Opens the store with the device token kept by `tokens` (the platform's Keystore or
+    /// Keychain). A token an older version left in the database moves there now.
+    pub fn open_with_token_store(
+        path: impl AsRef<Path>,
+        tokens: Arc<dyn TokenStore>,
+    ) -> Result<Store> {
+        Store::open_with(path, Arc::new(SystemClock), tokens)
+    }
+
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        clock: Arc<dyn Clock>,
+        tokens: Arc<dyn TokenStore>,
+    ) -> Result<Store> {
         let path = path.as_ref().to_path_buf();
         let conn = schema::open(&path)?;
         let actor = match conn
@@ -119,8 +142,12 @@ impl Store {
             }),
             clock,
             path,
+            tokens: Tokens::new(tokens),
         };
         store.install_builtin_templates()?;
+        // Best effort: if the token store cannot take it now (a locked Keychain), the token
+        // stays where it was and moves on the next read.
+        let _ = store.move_token_out_of_database();
         Ok(store)
     }
 

@@ -19,6 +19,7 @@ mod client;
 mod http;
 mod pace;
 mod state;
+pub mod token;
 pub mod validate;
 pub mod wire;
 
@@ -27,3 +28,4 @@ pub use client::{SyncClient, SyncConfig, SyncError, SyncListener, SyncProgress, 
 pub use http::PROGRESS_BYTES;
 pub use pace::{MAX_BUDGET, MIN_BUDGET, START_BUDGET};
 pub use state::{RefusedDoc, ReplyApplied, SyncState};
+pub use token::{FileTokenStore, MemoryTokenStore, TokenStore, TokenStoreError};

@@ -53,28 +53,31 @@ pub struct ReplyApplied {
 
 impl Store {
     pub fn sync_state(&self) -> Result<SyncState> {
-        self.with_conn(|c| {
+        let mut state = self.with_conn(|c| {
             Ok(c.query_row(
-                "SELECT server_url, token, device_id, cursor, directory_version, last_attempt_at,
+                "SELECT server_url, device_id, cursor, directory_version, last_attempt_at,
                         last_success_at, last_error, pushed_total, pulled_total
                  FROM sync_state WHERE id = 1",
                 [],
                 |r| {
                     Ok(SyncState {
                         server_url: r.get(0)?,
-                        token: r.get(1)?,
-                        device_id: r.get(2)?,
-                        cursor: r.get(3)?,
-                        directory_version: r.get(4)?,
-                        last_attempt_at: r.get(5)?,
-                        last_success_at: r.get(6)?,
-                        last_error: r.get(7)?,
-                        pushed_total: r.get(8)?,
-                        pulled_total: r.get(9)?,
+                        token: None,
+                        device_id: r.get(1)?,
+                        cursor: r.get(2)?,
+                        directory_version: r.get(3)?,
+                        last_attempt_at: r.get(4)?,
+                        last_success_at: r.get(5)?,
+                        last_error: r.get(6)?,
+                        pushed_total: r.get(7)?,
+                        pulled_total: r.get(8)?,
                     })
                 },
             )?)
-        })
+        })?;
+        // The token is not in the database: the token store keeps it (`sync/token.rs`).
+        state.token = self.token()?;
+        Ok(state)
     }
 
     /// Documents the server refused whose heads have not moved since.
@@ -98,8 +101,9 @@ impl Store {
         })
     }
 
-    /// Stores what enrollment returned: the server, the token, and the directory (which sets
-    /// this device's member and installs the server's templates).
+    /// Stores what enrollment returned: the server, the token (in the token store, not the
+    /// database), and the directory (which sets this device's member and installs the
+    /// server's templates).
     pub fn save_enrollment(
         &self,
         server_url: &str,
@@ -107,11 +111,12 @@ impl Store {
         token: &str,
         directory: &DirectoryView,
     ) -> Result<()> {
+        self.save_token(Some(token))?;
         self.with_conn(|c| {
             c.execute(
-                "UPDATE sync_state SET server_url = ?1, device_id = ?2, token = ?3, cursor = '',
+                "UPDATE sync_state SET server_url = ?1, device_id = ?2, cursor = '',
                      last_error = NULL WHERE id = 1",
-                params![server_url, device_id, token],
+                params![server_url, device_id],
             )?;
             Ok(())
         })?;

@@ -149,8 +149,8 @@ struct ActionFormView: View {
     var body: some View {
         if action.form == .photo {
             CameraView { image in
-                guard let image, let hash = try? model.photos.keep(image) else { return onDone() }
-                Task { await submit(ActionInput(photo: hash)) }
+                guard let image, let photo = try? model.photos.keep(image) else { return onDone() }
+                Task { await submit(ActionInput(photo: photo)) }
             }
         } else {
             NavigationStack {

@@ -156,8 +156,8 @@ private struct ItemView: View {
         .sheet(item: $pendingPhoto) { choice in
             CameraView { image in
                 pendingPhoto = nil
-                guard let image, let hash = try? model.photos.keep(image), let value = choice.value(typed) else { return }
-                onAnswer(value, note, [hash])
+                guard let image, let photo = try? model.photos.keep(image), let value = choice.value(typed) else { return }
+                onAnswer(value, note, [photo])
             }
         }
     }

@@ -274,6 +274,9 @@ pub trait Storage: Send + Sync + 'static {
     fn figures(&self, ask: &FigureQuery) -> StoreResult<Figures>;
     /// How many change rows a document has (for tests and admin checks).
     fn change_count(&self, doc_id: Option<&str>) -> StoreResult<u64>;
+    /// Stored documents set aside because their snapshot does not load: (id, reason, when
+    /// in ms), oldest first.
+    fn quarantined(&self) -> StoreResult<Vec<(String, String, i64)>>;
 }
 
 impl<B: sql::Backend> Storage for B {
@@ -384,5 +387,9 @@ impl<B: sql::Backend> Storage for B {
 
     fn change_count(&self, doc_id: Option<&str>) -> StoreResult<u64> {
         self.read(|db| feed::change_count(db, doc_id))
+    }
+
+    fn quarantined(&self) -> StoreResult<Vec<(String, String, i64)>> {
+        self.read(feed::quarantined)
     }
 }

@@ -104,6 +104,11 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX doc_scopes_key;
     INSERT INTO meta(key, value) VALUES ('projection', 0);
 "#,
+    r#"
+    -- Stored documents whose snapshot does not load (damaged): never loaded again, pushes
+    -- to them refused, until an operator repairs them (server README).
+    CREATE TABLE quarantine (doc_id TEXT PRIMARY KEY, reason TEXT NOT NULL, at INTEGER NOT NULL) STRICT;
+"#,
 ];
 
 pub struct SqliteStorage {

@@ -133,7 +133,7 @@ public struct Home: Equatable {
 
 // MARK: report form
 
-/// The report form as it is filled in: category, photo, note, location.
+/// The report form as it is filled in: category, photos (the camera's files), note, location.
 public struct ReportDraft: Equatable {
     public static let titleChars = 60
 
@@ -159,7 +159,8 @@ public struct ReportDraft: Equatable {
         return d
     }
 
-    /// The case to create; the title is the note's first line, or `fallbackTitle`.
+    /// The case to create, without its photos (files, which `Outpost.report` takes beside
+    /// it); the title is the note's first line, or `fallbackTitle`.
     public func toNewCase(gridId: String, fallbackTitle: String) -> NewCase {
         let trimmed = note.trimmingCharacters(in: .whitespacesAndNewlines)
         let firstLine = String((trimmed.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
@@ -171,7 +172,7 @@ public struct ReportDraft: Equatable {
             gridId: gridId,
             description: trimmed,
             location: location,
-            attachments: photos
+            attachments: []
         )
     }
 
@@ -374,6 +375,7 @@ public struct ActionInput: Equatable {
     public var deadline: Int64 = 0
     public var satisfaction = 0
     public var visitedAt: Int64 = 0
+    /// The camera's file, for `.addPhoto`.
     public var photo = ""
     public var edit = CaseEdit()
 
@@ -387,7 +389,8 @@ public struct ActionInput: Equatable {
         self.edit = edit
     }
 
-    /// The timeline event for `action`; `.edit` is not an event but a `CaseEdit`.
+    /// The timeline event for `action`. `.edit` is not an event but a `CaseEdit`, and
+    /// `.addPhoto` takes a file (`Outpost.addPhoto`), not a hash.
     public func event(_ action: CaseAction) -> EventKind {
         let t = text.trimmingCharacters(in: .whitespacesAndNewlines)
         switch action {
@@ -399,7 +402,7 @@ public struct ActionInput: Equatable {
         case .reopen: return .reopened(reason: t)
         case .cancel: return .cancelled(reason: t)
         case .comment: return .comment(text: t)
-        case .addPhoto: return .photoAdded(hash: photo)
+        case .addPhoto: preconditionFailure("a photo comes as a file; use Outpost.addPhoto")
         case .edit: preconditionFailure("an edit is not a timeline event; use ActionInput.edit")
         }
     }
@@ -411,11 +414,17 @@ public func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 extension Outpost {
     /// Performs one button's action; core checks it again and throws if it no longer applies.
     public func perform(caseId: String, _ action: CaseAction, _ input: ActionInput = ActionInput()) async throws {
-        if action == .edit {
-            try await edit(caseId: caseId, input.edit)
-        } else {
-            try await record(caseId: caseId, input.event(action))
+        switch action {
+        case .edit: try await edit(caseId: caseId, input.edit)
+        case .addPhoto: try await addPhoto(caseId: caseId, photo: input.photo)
+        default: try await record(caseId: caseId, input.event(action))
         }
+    }
+
+    /// Sends the report form: the case and its photo files, in one transaction.
+    @discardableResult
+    public func report(_ draft: ReportDraft, gridId: String, fallbackTitle: String) async throws -> String {
+        try await report(draft.toNewCase(gridId: gridId, fallbackTitle: fallbackTitle), photos: draft.photos)
     }
 
     public func home() async throws -> Home { Home.of(try await member()) }

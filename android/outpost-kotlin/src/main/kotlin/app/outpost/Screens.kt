@@ -96,7 +96,7 @@ data class Home(
 
 // ---- report form -------------------------------------------------------------------------
 
-/** The report form as it is filled in: category, photo, note, location. */
+/** The report form as it is filled in: category, photos (the camera's files), note, location. */
 data class ReportDraft(
     val category: Category = Category.OTHER,
     val urgency: Urgency = defaultUrgency(category),
@@ -108,8 +108,9 @@ data class ReportDraft(
     fun withCategory(c: Category): ReportDraft = copy(category = c, urgency = defaultUrgency(c))
 
     /**
-     * The case to create. The title is the note's first line, or [fallbackTitle] (the
-     * category's label) when there is no note; core validates everything else.
+     * The case to create, without its photos (files, which [Outpost.report] takes beside
+     * it). The title is the note's first line, or [fallbackTitle] (the category's label)
+     * when there is no note; core validates everything else.
      */
     fun toNewCase(gridId: String, fallbackTitle: String): NewCase {
         val firstLine = note.trim().lineSequence().firstOrNull().orEmpty().trim().take(TITLE_CHARS)
@@ -120,7 +121,7 @@ data class ReportDraft(
             gridId = gridId,
             description = note.trim(),
             location = location,
-            attachments = photos,
+            attachments = emptyList(),
         )
     }
 
@@ -351,10 +352,14 @@ data class ActionInput(
     val deadline: Long = 0,
     val satisfaction: Int = 0,
     val visitedAt: Long = 0,
+    /** The camera's file, for `ADD_PHOTO`. */
     val photo: String = "",
     val edit: CaseEdit = CaseEdit(),
 ) {
-    /** The timeline event for [action]; `EDIT` is not an event but a [CaseEdit]. */
+    /**
+     * The timeline event for [action]. `EDIT` is not an event but a [CaseEdit], and
+     * `ADD_PHOTO` takes a file ([Outpost.addPhoto]), not a hash.
+     */
     fun event(action: CaseAction): EventKind = when (action) {
         CaseAction.ACCEPT -> EventKind.Accepted
         CaseAction.DISPATCH -> EventKind.Dispatched(unitId.trim(), deadline)
@@ -364,15 +369,23 @@ data class ActionInput(
         CaseAction.REOPEN -> EventKind.Reopened(text.trim())
         CaseAction.CANCEL -> EventKind.Cancelled(text.trim())
         CaseAction.COMMENT -> EventKind.Comment(text.trim())
-        CaseAction.ADD_PHOTO -> EventKind.PhotoAdded(photo)
+        CaseAction.ADD_PHOTO -> throw IllegalArgumentException("a photo comes as a file; use Outpost.addPhoto")
         CaseAction.EDIT -> throw IllegalArgumentException("an edit is not a timeline event; use ActionInput.edit")
     }
 }
 
 /** Performs one button's action; core checks it again and throws if it no longer applies. */
 suspend fun Outpost.perform(caseId: String, action: CaseAction, input: ActionInput = ActionInput()) {
-    if (action == CaseAction.EDIT) edit(caseId, input.edit) else record(caseId, input.event(action))
+    when (action) {
+        CaseAction.EDIT -> edit(caseId, input.edit)
+        CaseAction.ADD_PHOTO -> addPhoto(caseId, input.photo)
+        else -> record(caseId, input.event(action))
+    }
 }
+
+/** Sends the report form: the case and its photo files, in one transaction. */
+suspend fun Outpost.report(draft: ReportDraft, gridId: String, fallbackTitle: String): String =
+    report(draft.toNewCase(gridId, fallbackTitle), draft.photos)
 
 // ---- the screens as flows ----------------------------------------------------------------
 

@@ -65,7 +65,7 @@ class ActionSweepTest {
         deadline = System.currentTimeMillis() + 2 * day,
         satisfaction = 4,
         visitedAt = System.currentTimeMillis(),
-        photo = Seed.photo("sweep"),
+        photo = Seed.photoFile("sweep"),
         edit = CaseEdit(description = "补充说明：三楼"),
     )
 

@@ -146,8 +146,10 @@ class CaseScreensTest {
         assertEquals(Urgency.LIFE_SAFETY, ReportDraft(Category.PERSON_IN_DISTRESS).urgency)
         assertEquals(Urgency.NORMAL, draft.withCategory(Category.NOISE).urgency)
 
-        val c = draft.copy(note = "  厨房改燃气灶\n住户私拉煤气管  ", photos = listOf(Seed.photo("k"))).toNewCase(Seed.GRID, "燃气隐患")
+        val c = draft.copy(note = "  厨房改燃气灶\n住户私拉煤气管  ", photos = listOf(Seed.photoFile("k"))).toNewCase(Seed.GRID, "燃气隐患")
         assertEquals("厨房改燃气灶", c.title)
+        // The photos are files and travel beside the case (Outpost.report), not as hashes.
+        assertEquals(emptyList<String>(), c.attachments)
         assertEquals("厨房改燃气灶\n住户私拉煤气管", c.description)
         assertEquals("燃气隐患", draft.toNewCase(Seed.GRID, "燃气隐患").title)
         assertEquals(ReportDraft.TITLE_CHARS, draft.copy(note = "长".repeat(500)).toNewCase(Seed.GRID, "x").title.length)

@@ -49,7 +49,7 @@ class WalkthroughScreenTest {
                     for (choice in AnswerChoice.entries) {
                         val value = choice.value(typed(choice, item)) ?: fail("no value for $choice")
                         for (withPhoto in listOf(true, false)) {
-                            val photos = if (withPhoto) listOf(Seed.photo("${item.id}-$choice")) else emptyList()
+                            val photos = if (withPhoto) listOf(Seed.photoFile("${item.id}-$choice")) else emptyList()
                             val taken = runCatching { app.answer(id, item.id, value, photos = photos) }
                             val expected = choice in offered && (withPhoto || !item.needsPhoto(choice))
                             if (taken.isSuccess != expected) {
@@ -97,7 +97,7 @@ class WalkthroughScreenTest {
 
             val blocked = items.first { it.answer == AnswerKind.PASS_FAIL }
             for ((n, item) in items.withIndex()) {
-                val (value, photos) = if (item == blocked) AnswerValue.Fail to listOf(Seed.photo("blocked")) else passing(item)
+                val (value, photos) = if (item == blocked) AnswerValue.Fail to listOf(Seed.photoFile("blocked")) else passing(item)
                 app.answer(id, item.id, value, photos = photos)
                 screen = app.walkthroughScreen(id).awaitFirst { it.answered == n + 1 }
                 assertEquals(n + 1 == items.size, screen.canSubmit, "after ${n + 1} of ${items.size}")

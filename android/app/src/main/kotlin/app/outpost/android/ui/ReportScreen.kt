@@ -34,6 +34,7 @@ import app.outpost.ffi.Category
 import app.outpost.ffi.OutpostException
 import app.outpost.ffi.Urgency
 import app.outpost.key
+import app.outpost.report
 import kotlinx.coroutines.launch
 import java.io.File
 
@@ -104,7 +105,7 @@ fun ReportScreen(home: Home, onSaved: (String) -> Unit) {
             onClick = {
                 scope.launch {
                     try {
-                        val id = outpost.report(draft.toNewCase(grid, fallbackTitle))
+                        val id = outpost.report(draft, grid, fallbackTitle)
                         platform.sync.request(expedited = SyncPolicy.expedite(draft.urgency))
                         onSaved(id)
                     } catch (e: OutpostException) {

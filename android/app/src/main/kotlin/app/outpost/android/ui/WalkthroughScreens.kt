@@ -167,8 +167,8 @@ private fun ItemCard(row: ItemRow, canAnswer: Boolean, onAnswer: (AnswerValue, S
         val (choice, file) = pending ?: return@rememberLauncherForActivityResult
         pending = null
         if (ok) scope.launch {
-            val hash = platform.photos.keep(file) ?: return@launch
-            choice.value(typed)?.let { onAnswer(it, note, listOf(hash)) }
+            val photo = platform.photos.keep(file) ?: return@launch
+            choice.value(typed)?.let { onAnswer(it, note, listOf(photo)) }
         }
     }
 
