@@ -14,18 +14,23 @@
 //!
 //! Generated Kotlin and Swift are build outputs: see `scripts/build-bindings.sh`.
 
+#[macro_use]
+pub mod types;
 mod error;
 mod listener;
 mod photos;
+mod rules;
 mod runtime;
 mod store;
 mod sync;
 mod token;
-pub mod types;
 
 pub use error::{OutpostError, Result};
 pub use listener::{DataChange, DataListener, ListenerError, Subscription};
 pub use photos::{PhotoEvent, PhotoInfo, PhotoListener, PhotoState, PhotoUsage, Photos};
+pub use rules::{
+    Action, ActionOffer, HomeList, HomeRows, ItemRule, Readiness, Withheld, Withholding, home_lists,
+};
 pub use store::{Cases, Inspections, Store, Templates};
 pub use sync::{Sync, SyncListener};
 pub use token::{TokenStore, TokenStoreError};

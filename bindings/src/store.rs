@@ -52,7 +52,7 @@ impl Drop for Shared {
 }
 
 /// A list window from the foreign side, where integers are signed.
-fn window(limit: i32, offset: i32) -> Result<(i64, i64)> {
+pub(crate) fn window(limit: i32, offset: i32) -> Result<(i64, i64)> {
     if limit < 0 || offset < 0 {
         return Err(OutpostError::invalid(format!(
             "limit and offset must not be negative (got {limit} and {offset})"
@@ -77,6 +77,10 @@ pub struct Store {
 }
 
 impl Store {
+    pub(crate) fn core(&self) -> &core::Store {
+        &self.shared.store
+    }
+
     fn wrap(store: core::Store) -> Arc<Self> {
         live::STORES.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::new(Shared {
@@ -218,6 +222,12 @@ pub struct Cases {
     shared: Arc<Shared>,
 }
 
+impl Cases {
+    pub(crate) fn store(&self) -> &core::Store {
+        &self.shared.store
+    }
+}
+
 #[uniffi::export]
 impl Cases {
     /// The courier's one-tap flag: a life-safety "person in distress" case, saved at once,
@@ -353,6 +363,12 @@ impl Cases {
 #[derive(uniffi::Object)]
 pub struct Inspections {
     shared: Arc<Shared>,
+}
+
+impl Inspections {
+    pub(crate) fn store(&self) -> &core::Store {
+        &self.shared.store
+    }
 }
 
 #[uniffi::export]

@@ -447,6 +447,10 @@ pub struct CaseSummary {
     pub updated_at: i64,
     pub deadline: Option<i64>,
     pub conflicts: i64,
+    /// Still to be worked on (not resolved, closed or cancelled).
+    pub is_open: bool,
+    /// Open and past its deadline, by this device's clock when the list was read.
+    pub is_overdue: bool,
 }
 
 impl From<core::CaseSummary> for CaseSummary {
@@ -465,6 +469,8 @@ impl From<core::CaseSummary> for CaseSummary {
             updated_at: s.updated_at,
             deadline: s.deadline,
             conflicts: s.conflicts,
+            is_open: s.is_open,
+            is_overdue: s.is_overdue,
         }
     }
 }

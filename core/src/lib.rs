@@ -37,7 +37,7 @@ pub use case::{
     Status, TimelineEntry, Urgency,
 };
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use error::{Error, Result, ValidationError};
+pub use error::{Denial, Error, Result, ValidationError, Withheld};
 pub use inspection::{Answer, AnswerValue, Inspection, InspectionStatus, InspectionSummary, Site};
 pub use member::{Member, Role};
 pub use store::{ApplyReport, DocKind, OutboxEntry, Store};
