@@ -171,8 +171,22 @@ impl Inspections {
     }
 }
 
+fn withholding(d: core::Denial) -> Withholding {
+    Withholding {
+        withheld: d.withheld().into(),
+        reason: d.to_string(),
+    }
+}
+
 #[uniffi::export]
 impl Store {
+    /// Whether this device's member may start a walkthrough in `grid`: `None` when
+    /// allowed, else why not.
+    pub fn inspect_withheld(&self, grid: String) -> Result<Option<Withholding>> {
+        let me = self.core().member()?;
+        Ok(r::may_start(me.as_ref(), &grid).err().map(withholding))
+    }
+
     /// Whether this device's member may flag or report in `grid` (the home screen's flag
     /// button and the report form): `None` when allowed, else why not.
     pub fn report_withheld(&self, grid: String) -> Result<Option<Withholding>> {

@@ -320,6 +320,11 @@ pub fn home_lists(role: Role) -> &'static [HomeList] {
     }
 }
 
+/// Whether `member` may start a walkthrough in `grid`.
+pub fn may_start(member: Option<&Member>, grid: &str) -> Result<(), Denial> {
+    member.ok_or(Denial::NoMember)?.may_inspect(grid)
+}
+
 /// Whether `member` may open a case (the flag and the report form) in `grid`.
 pub fn may_flag(member: Option<&Member>, grid: &str) -> Result<(), Denial> {
     member.ok_or(Denial::NoMember)?.may_report(grid)

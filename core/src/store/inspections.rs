@@ -73,7 +73,7 @@ impl Store {
         site.validate()?;
         self.write(|t| {
             let me = t.member()?;
-            me.may_inspect(&site.grid_id)?;
+            rules::may_start(Some(&me), &site.grid_id)?;
             let template = load_template(t.conn(), template_id, None)?;
             if let Some(p) = previous {
                 inspection_in(t, p)?;
