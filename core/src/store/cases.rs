@@ -208,7 +208,7 @@ pub(super) fn create_in(t: &mut Txn<'_>, c: &NewCase) -> Result<String> {
 /// merged answers' photos, which other inspectors' phones took and hold.
 pub(super) fn create_raised_in(t: &mut Txn<'_>, c: &NewCase) -> Result<String> {
     let me = t.member()?;
-    me.may_report(&c.grid_id)?;
+    rules::may_flag(Some(&me), &c.grid_id)?;
     let id = new_id();
     let now = t.now();
     let doc = t.create(&id, DocKind::Case);
