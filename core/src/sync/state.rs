@@ -217,9 +217,15 @@ impl Store {
                     .changes
                     .iter()
                     .map(|b| {
-                        Change::try_from(b.as_slice()).map_err(|e| Error::BadChange {
+                        // The server's bytes too: a panic in the decoder is an error here.
+                        crate::untrusted::guard("decoding a pulled change", || {
+                            Change::try_from(b.as_slice())
+                        })
+                        .map_err(|e| e.to_string())
+                        .and_then(|r| r.map_err(|e| e.to_string()))
+                        .map_err(|reason| Error::BadChange {
                             id: d.id.clone(),
-                            reason: e.to_string(),
+                            reason,
                         })
                     })
                     .collect::<Result<Vec<_>>>()?;
