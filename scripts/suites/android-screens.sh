@@ -94,10 +94,13 @@ shots="$root/target/screenshots"
 rm -rf "$reports" "$shots"
 
 echo "== mvn test (android/screens: shared screens on Compose for desktop, stories, Android glue)"
+# OUTPOST_SCREENS_TEST=ChecklistConflictStory runs one story (Surefire's -Dtest).
+only=()
+[ -n "${OUTPOST_SCREENS_TEST:-}" ] && only=(-Dtest="$OUTPOST_SCREENS_TEST")
 set +e
-(cd "$project" && mvn -q -B -Dstyle.color=never clean test \
+(cd "$project" && mvn -q -B -Dstyle.color=never clean test "${only[@]}" \
     -Djna.library.path="$lib_dir" -Doutpost.generated="$generated" -Doutpost.shots="$shots" 2>&1) \
-    | sed -u 's/\x1b\[[0-9;]*m//g'
+    | sed -u 's/\x1b\[[0-9;]*m//g' | grep -v --line-buffered '^JNA: could not detach thread$'
 status=${PIPESTATUS[0]}
 set -e
 if [ "$status" -ne 0 ]; then

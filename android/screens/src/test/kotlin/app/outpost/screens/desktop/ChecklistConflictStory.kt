@@ -1,9 +1,7 @@
 package app.outpost.screens.desktop
 
 import androidx.compose.ui.test.ExperimentalTestApi
-import androidx.compose.ui.test.hasScrollAction
 import androidx.compose.ui.test.onNodeWithText
-import androidx.compose.ui.test.performScrollToKey
 import androidx.compose.ui.test.performTextReplacement
 import app.outpost.ffi.AnswerKind
 import app.outpost.ffi.AnswerValue
@@ -53,13 +51,15 @@ class ChecklistConflictStory {
 
                 // The same pass/fail item, answered on both phones before either syncs.
                 val item = template.sections.flatMap { it.items }.first { it.answer == AnswerKind.PASS_FAIL && !it.photoRequired }
-                onNode(hasScrollAction()).performScrollToKey(item.id)
+                scrollTo(item.id)
                 tap(tx("answer_fail"), within = "item:${item.id}")
+                scrollToTop()
                 await(tx("walk_progress", 1, template.sections.sumOf { it.items.size }))
 
                 hold(li)
-                onNode(hasScrollAction()).performScrollToKey(item.id)
+                scrollTo(item.id)
                 tap(tx("answer_pass"), within = "item:${item.id}")
+                scrollToTop()
                 await(tx("walk_progress", 1, template.sections.sumOf { it.items.size }))
 
                 runBlocking {
@@ -68,22 +68,26 @@ class ChecklistConflictStory {
                     li.outpost.syncNow()
                 }
                 await(tx("walk_conflicts", 1))
-                onNode(hasScrollAction()).performScrollToKey(item.id)
-                await(tx("walk_other_answer", tx("answer_fail"), "gm-zhao"))
                 shot("walkthrough-conflict")
-                val merged = runBlocking { li.outpost.inspection(inspectionId) }
-                val answers = merged.answers.single { it.itemId == item.id }.answers
+                // Core lists both answers, the one that counts first, the same on both phones.
+                val answers = runBlocking { li.outpost.inspection(inspectionId) }.answers.single { it.itemId == item.id }.answers
                 assertEquals(2, answers.size)
                 assertEquals(setOf("gm-li", "gm-zhao"), answers.map { it.by }.toSet())
+                assertEquals(setOf(AnswerValue.Pass, AnswerValue.Fail), answers.map { it.value }.toSet())
+                val other = answers[1]
+                val otherLine = tx("walk_other_answer", tx(if (other.value == AnswerValue.Fail) "answer_fail" else "answer_pass"), other.by)
+                scrollTo(item.id)
+                await(otherLine)
+                shot("walkthrough-conflict-item")
 
                 hold(zhao)
-                await(tx("walk_conflicts", 1))
+                scrollTo(item.id)
+                await(otherLine)
                 shot("walkthrough-conflict-other-phone")
                 assertEquals(
-                    runBlocking { li.session.walkthrough(inspectionId).first() }.items.single { it.item.id == item.id }.winner?.value,
-                    runBlocking { zhao.session.walkthrough(inspectionId).first() }.items.single { it.item.id == item.id }.winner?.value,
+                    answers,
+                    runBlocking { zhao.session.walkthrough(inspectionId).first() }.items.single { it.item.id == item.id }.answers,
                 )
-                assertEquals(1, answers.count { it.value == AnswerValue.Fail })
 
                 runOnUiThread { zhao.nav.back() }
                 await(tx("badge_conflicts", 1))

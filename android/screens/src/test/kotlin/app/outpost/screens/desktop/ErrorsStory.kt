@@ -77,7 +77,7 @@ class ErrorsStory {
 
                 tap(tx("confirm"))
                 val refused = runBlocking {
-                    runCatching { lead.outpost.record(caseId, app.outpost.ffi.EventKind.Dispatched(Server.FIRE_UNIT, 0)) }.exceptionOrNull()
+                    runCatching { lead.outpost.record(caseId, app.outpost.ffi.EventKind.Dispatched(Server.FIRE_UNIT, System.currentTimeMillis() + 86_400_000)) }.exceptionOrNull()
                 }
                 assertTrue("$refused", refused is OutpostException.WrongState)
                 await(refused!!.message!!.take(40))

@@ -11,7 +11,14 @@ import androidx.compose.ui.test.SemanticsNodeInteraction
 import androidx.compose.ui.test.SkikoComposeUiTest
 import androidx.compose.ui.test.hasAnyAncestor
 import androidx.compose.ui.test.hasClickAction
+import androidx.compose.ui.test.hasScrollAction
 import androidx.compose.ui.test.hasTestTag
+import androidx.compose.ui.test.performScrollToIndex
+import androidx.compose.ui.test.performScrollToKey
+import androidx.compose.ui.test.isRoot
+import androidx.compose.ui.semantics.SemanticsNode
+import androidx.compose.ui.semantics.SemanticsProperties
+import androidx.compose.ui.semantics.getOrNull
 import androidx.compose.ui.test.hasText
 import androidx.compose.ui.test.onAllNodesWithText
 import androidx.compose.ui.test.onNodeWithText
@@ -86,14 +93,36 @@ class Story(private val name: String) {
         waitForIdle()
     }
 
-    /** Waits (bounded) until [text] is on screen; core's work and syncs run off the UI thread. */
-    fun SkikoComposeUiTest.await(text: String, timeoutMs: Long = 15_000) {
-        waitUntil("'$text' shown", timeoutMs) { onAllNodesWithText(text, substring = true).fetchSemanticsNodes().isNotEmpty() }
+    /** Waits until [text] is on screen; core's work and syncs run off the UI thread. */
+    fun SkikoComposeUiTest.await(text: String, timeoutMs: Long = 20_000) =
+        until("'$text' shown", timeoutMs) { onAllNodesWithText(text, substring = true).fetchSemanticsNodes().isNotEmpty() }
+
+    fun SkikoComposeUiTest.awaitGone(text: String, timeoutMs: Long = 20_000) =
+        until("'$text' gone", timeoutMs) { onAllNodesWithText(text, substring = true).fetchSemanticsNodes().isEmpty() }
+
+    /**
+     * Polls [condition] for [timeoutMs] of wall-clock time (the test clock's waitUntil counts
+     * frames, which software rendering makes slow). On a timeout, saves what the screen shows
+     * (FAILED-*.png) and fails with the texts on it.
+     */
+    private fun SkikoComposeUiTest.until(what: String, timeoutMs: Long, condition: () -> Boolean) {
+        val deadline = System.nanoTime() + timeoutMs * 1_000_000
+        while (true) {
+            waitForIdle()
+            if (condition()) return
+            if (System.nanoTime() > deadline) break
+            Thread.sleep(100)
+        }
+        val file = File(shots, "FAILED-%02d.png".format(shotCount + 1))
+        ImageIO.write(captureToImage().toAwtImage(), "png", file)
+        val shown = onAllNodes(isRoot()).fetchSemanticsNodes().flatMap { texts(it) }
+        throw AssertionError("$name: $what within $timeoutMs ms; the screen (saved as $file) shows: $shown")
     }
 
-    fun SkikoComposeUiTest.awaitGone(text: String, timeoutMs: Long = 15_000) {
-        waitUntil("'$text' gone", timeoutMs) { onAllNodesWithText(text, substring = true).fetchSemanticsNodes().isEmpty() }
-    }
+    private fun texts(node: SemanticsNode): List<String> =
+        node.config.getOrNull(SemanticsProperties.Text).orEmpty().map { it.text } +
+            node.config.getOrNull(SemanticsProperties.EditableText)?.let { listOf(it.text) }.orEmpty() +
+            node.children.flatMap { texts(it) }
 
     /** Taps the clickable element showing [text] (inside the node tagged [within], if given). */
     fun SkikoComposeUiTest.tap(text: String, within: String? = null): SemanticsNodeInteraction {
@@ -106,6 +135,19 @@ class Story(private val name: String) {
             onNodeWithText(text)
         }
         return node.performClick().also { waitForIdle() }
+    }
+
+    /** Scrolls the list on screen to the item with [key], once the list is there. */
+    fun SkikoComposeUiTest.scrollTo(key: Any) {
+        until("a scrollable list", 20_000) { onAllNodes(hasScrollAction()).fetchSemanticsNodes().isNotEmpty() }
+        onNode(hasScrollAction()).performScrollToKey(key)
+        waitForIdle()
+    }
+
+    fun SkikoComposeUiTest.scrollToTop() {
+        until("a scrollable list", 20_000) { onAllNodes(hasScrollAction()).fetchSemanticsNodes().isNotEmpty() }
+        onNode(hasScrollAction()).performScrollToIndex(0)
+        waitForIdle()
     }
 
     /** Switches the bottom tab of the phone in hand. */
