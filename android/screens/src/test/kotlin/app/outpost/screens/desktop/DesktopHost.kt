@@ -1,6 +1,8 @@
 package app.outpost.screens.desktop
 
 import androidx.compose.material3.MaterialTheme
+import androidx.compose.foundation.layout.fillMaxSize
+import androidx.compose.ui.Modifier
 import androidx.compose.material3.Surface
 import androidx.compose.material3.lightColorScheme
 import androidx.compose.runtime.Composable
@@ -70,7 +72,7 @@ enum class Language(val tag: String, val suffix: String, val locale: Locale) {
 fun PhoneUi(phone: Phone, texts: Texts, locale: Locale) {
     CompositionLocalProvider(LocalTexts provides texts, LocalDates provides DesktopDates(locale)) {
         MaterialTheme(colorScheme = lightColorScheme()) {
-            Surface {
+            Surface(Modifier.fillMaxSize()) {
                 val top = phone.nav.top
                 OutpostApp(phone.session, phone.nav, (top as? Route.Tabs)?.tab, canGoBack = phone.nav.routes.size > 1) { home ->
                     RouteContent(phone.session, home, top, phone.nav)
