@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Static checks of the Android and iOS shells, which cannot be compiled on these machines
-# (no Android SDK, no Xcode, no Swift compiler). Fast (seconds) and textual, but each check
-# fails for real on a mismatch:
+# Static checks of the Android and iOS shells (the Android app itself is compiled by
+# android-app.sh and its screens driven by android-screens.sh; there is no Swift compiler
+# here). Fast (seconds), and each check fails for real on a mismatch:
 #
 #   strings     both Android locales and both iOS locales have the same keys, the same
 #               placeholders per key, and every key used in Compose (R.string.x) or SwiftUI
@@ -19,6 +19,11 @@
 #               copy of the facade and the generated Kotlin, JNA as an aar, cargo-ndk per ABI
 #   ios         Info.plist declares the BGTaskScheduler identifiers the code registers and the
 #               usage descriptions for camera and location
+#   swift       every file under ios/ and the generated Swift parses (tree-sitter-swift from
+#               PyPI); every call, member and enum case into the generated API and OutpostKit
+#               whose receiver can be typed has a declaration with those labels
+#               (ios/check_swift.py); the checker's own test breaks copies and expects each
+#               break caught (ios/check_swift_test.py)
 #
 # Generates the bindings first (scripts/build-bindings.sh: a few seconds once cargo has
 # built them, as scripts/suites/kotlin.sh does).
