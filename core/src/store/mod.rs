@@ -25,8 +25,8 @@ use crate::clock::{Clock, SystemClock};
 use crate::doc::kind_of;
 use crate::error::{Error, Result};
 use crate::member::Member;
-use projection::SearchIndex;
 use crate::sync::token::{FileTokenStore, TokenStore, Tokens};
+use projection::SearchIndex;
 
 /// What a document holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
