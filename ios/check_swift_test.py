@@ -19,7 +19,7 @@ CHECKER = pathlib.Path(__file__).with_name("check_swift.py")
 BREAKS = [
     ("ios/OutpostKit/Sources/OutpostKit/Outpost.swift",
      "flagPersonInDistress(gridId: gridId, location:", "flagPersonInDistress(grid: gridId, location:",
-     "Cases.flagPersonInDistress(grid:location:note:photo:) fits no declaration"),
+     "Cases.flagPersonInDistress(grid:location:note:photoPath:) fits no declaration"),
     ("ios/OutpostKit/Sources/OutpostKit/Outpost.swift",
      "self.caseArea.openQueue(", "self.caseArea.openQueu(",
      "Cases has no method openQueu"),
