@@ -102,7 +102,7 @@ expect 'case started'
 expect 'case progress\(progress: SyncProgress\)'
 expect 'case finished\(report: SyncReport\)'
 expect 'case failed\(reason: String\)'
-expect 'timeoutMs: Int64 = Int64\(60000\)'
+expect 'timeoutMs: Int64 = Int64\(25000\)'
 
 # Records and enums the screens use.
 for record in Case CaseSummary TimelineEntry NewCase CaseEdit Location Member Template Section \

@@ -29,7 +29,7 @@ final class AppModel: ObservableObject {
     @Published private(set) var home = Home.of(nil)
     @Published private(set) var openError: String?
     let locator = Locator()
-    let photos = Photos()
+    let photos = CameraFiles()
     let sync = SyncService.shared
 
     init() {

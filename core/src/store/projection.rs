@@ -31,6 +31,9 @@ pub(crate) struct SearchIndex {
     queued: HashSet<i64>,
 }
 
+/// Cases indexed per statement by [`SearchIndex::flush`].
+const FLUSH_ROWS: usize = 64;
+
 impl SearchIndex {
     fn queue(&mut self, rowid: i64) {
         if self.queued.insert(rowid) {
@@ -43,13 +46,22 @@ impl SearchIndex {
         if self.rows.is_empty() {
             return Ok(());
         }
-        let ids = serde_json::to_string(&self.rows).map_err(|e| Error::Storage(e.to_string()))?;
-        conn.prepare_cached(
+        // A fixed number of placeholders, the last row repeated to fill a short batch, so
+        // one prepared statement serves every batch. No JSON functions: the phones' SQLite
+        // is built without them (scripts/mobile-release-size.sh).
+        let sql = format!(
             "INSERT INTO cases_fts(rowid, title, description, address)
-             SELECT rowid, title, description, address FROM cases
-             WHERE rowid IN (SELECT value FROM json_each(?1))",
-        )?
-        .execute([ids])?;
+             SELECT rowid, title, description, address FROM cases WHERE rowid IN ({})",
+            vec!["?"; FLUSH_ROWS].join(", ")
+        );
+        let mut stmt = conn.prepare_cached(&sql)?;
+        for batch in self.rows.chunks(FLUSH_ROWS) {
+            let Some(&last) = batch.last() else { continue };
+            let params: Vec<i64> = (0..FLUSH_ROWS)
+                .map(|i| batch.get(i).copied().unwrap_or(last))
+                .collect();
+            stmt.execute(rusqlite::params_from_iter(params))?;
+        }
         self.rows.clear();
         self.queued.clear();
         Ok(())

@@ -2,10 +2,11 @@ import Foundation
 import SwiftUI
 import UIKit
 
-/// Camera glue: the picture as a JPEG file whose path goes to core with the action (a report,
-/// a photo on a case, a checklist answer); core checks it, keeps its own copy under the
-/// photo's SHA-256 and uploads it. Nothing else here keeps or hashes photos.
-struct Photos {
+/// Camera glue (not the generated `Photos`, core's photo area): the picture as a JPEG file
+/// whose path goes to core with the action (a report, a photo on a case, a checklist
+/// answer); core checks it, keeps its own copy under the photo's SHA-256 and uploads it.
+/// Nothing else here keeps or hashes photos.
+struct CameraFiles {
     private let dir: URL = FileManager.default.temporaryDirectory.appendingPathComponent("camera", isDirectory: true)
 
     /// Writes the picture to a new file and returns its path, or nil if it cannot be encoded.

@@ -1,10 +1,12 @@
 import OutpostKit
 import SwiftUI
 
+/// The places of the app, as the shared screens' Route (android/screens App.kt).
 enum Route: Hashable {
     case report
     case caseDetail(String)
     case walkthrough(String)
+    case sync
 }
 
 /// Waits for the store, then shows enrollment or the member's tabs.
@@ -45,6 +47,7 @@ private struct MainView: View {
                 case .report: ReportView(home: home) { path.append(Route.caseDetail($0)) }
                 case let .caseDetail(id): CaseDetailView(caseId: id)
                 case let .walkthrough(id): WalkthroughView(inspectionId: id)
+                case .sync: SyncStateView()
                 }
             }
         }

@@ -6,15 +6,14 @@ import android.security.keystore.KeyProperties
 import android.util.Base64
 import app.outpost.ffi.TokenStore
 import java.security.KeyStore
-import javax.crypto.Cipher
 import javax.crypto.KeyGenerator
 import javax.crypto.SecretKey
-import javax.crypto.spec.GCMParameterSpec
 
 /**
- * The device token, encrypted with an AES-256-GCM key that lives in the Android Keystore
- * (hardware-backed where the phone has it) and never leaves it. Only the ciphertext is in
- * the app's preferences; a backup or a copied data directory cannot be decrypted elsewhere.
+ * The device token, sealed ([TokenSeal]) with an AES-256-GCM key that lives in the Android
+ * Keystore (hardware-backed where the phone has it) and never leaves it. Only the sealed
+ * bytes are in the app's preferences; a backup or a copied data directory cannot be opened
+ * elsewhere.
  *
  * Core's token store: `Outpost.open(path, tokens = TokenVault(context))`. Core saves the
  * token here at enrollment and reads it for syncs; it never writes it into its database, and
@@ -23,13 +22,11 @@ import javax.crypto.spec.GCMParameterSpec
 class TokenVault(context: Context) : TokenStore {
     private val prefs = context.getSharedPreferences("outpost.vault", Context.MODE_PRIVATE)
 
+    /** The token, or null when none is kept or it cannot be opened (enroll again). */
     override fun load(): String? {
         val stored = prefs.getString(TOKEN, null) ?: return null
-        val bytes = Base64.decode(stored, Base64.NO_WRAP)
-        val cipher = Cipher.getInstance(TRANSFORMATION)
-        cipher.init(Cipher.DECRYPT_MODE, key(), GCMParameterSpec(128, bytes, 0, IV_BYTES))
-        return runCatching { String(cipher.doFinal(bytes, IV_BYTES, bytes.size - IV_BYTES), Charsets.UTF_8) }
-            .getOrNull() // a key lost with a factory reset or restore: enroll again
+        val bytes = runCatching { Base64.decode(stored, Base64.NO_WRAP) }.getOrNull() ?: return null
+        return TokenSeal.open(key(), bytes)
     }
 
     /** Durable when it returns (`commit`, not `apply`): core goes on as if it is stored. */
@@ -38,10 +35,7 @@ class TokenVault(context: Context) : TokenStore {
             check(prefs.edit().remove(TOKEN).commit()) { "the token could not be removed" }
             return
         }
-        val cipher = Cipher.getInstance(TRANSFORMATION)
-        cipher.init(Cipher.ENCRYPT_MODE, key())
-        val sealed = cipher.iv + cipher.doFinal(token.toByteArray(Charsets.UTF_8))
-        check(prefs.edit().putString(TOKEN, Base64.encodeToString(sealed, Base64.NO_WRAP)).commit()) { "the token could not be stored" }
+        check(prefs.edit().putString(TOKEN, Base64.encodeToString(TokenSeal.seal(key(), token), Base64.NO_WRAP)).commit()) { "the token could not be stored" }
     }
 
     private fun key(): SecretKey {
@@ -61,8 +55,6 @@ class TokenVault(context: Context) : TokenStore {
     private companion object {
         const val KEYSTORE = "AndroidKeyStore"
         const val ALIAS = "outpost.device-token"
-        const val TRANSFORMATION = "AES/GCM/NoPadding"
-        const val IV_BYTES = 12
         const val TOKEN = "token"
     }
 }

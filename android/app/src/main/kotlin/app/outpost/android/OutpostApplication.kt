@@ -3,7 +3,6 @@ package app.outpost.android
 import android.app.Application
 import app.outpost.Outpost
 import app.outpost.android.platform.Locator
-import app.outpost.android.platform.Photos
 import app.outpost.android.platform.TokenVault
 import app.outpost.android.sync.SyncController
 import kotlinx.coroutines.CoroutineScope
@@ -13,18 +12,11 @@ import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.async
 import java.io.File
 
-/** The platform glue the screens use: location, camera files, sync scheduling. */
-class Platform(
-    val locator: Locator,
-    val photos: Photos,
-    val sync: SyncController,
-)
-
 /**
- * Opens the one [Outpost] of the process (off the main thread) and the platform glue. The
- * database lives in the app's private files; nothing else is stored outside Rust except the
- * Keystore-wrapped device token ([TokenVault], which core asks for it) and camera files on
- * their way into core.
+ * Opens the one [Outpost] of the process (off the main thread), the location provider and
+ * background sync. The database lives in the app's private files; nothing else is stored
+ * outside Rust except the Keystore-wrapped device token ([TokenVault], which core asks for
+ * it) and camera files on their way into core.
  */
 class OutpostApplication : Application() {
     val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
@@ -33,12 +25,12 @@ class OutpostApplication : Application() {
         scope.async(Dispatchers.IO) { Outpost.open(File(filesDir, "outpost.db").path, tokens = TokenVault(this@OutpostApplication)) }
     }
 
-    val platform: Platform by lazy {
-        Platform(Locator(this), Photos(this), SyncController(this, outpost))
-    }
+    val locator: Locator by lazy { Locator(this) }
+
+    val sync: SyncController by lazy { SyncController(this, outpost) }
 
     override fun onCreate() {
         super.onCreate()
-        platform.sync.start()
+        sync.start()
     }
 }
