@@ -46,7 +46,7 @@ fn main() {
 
     // What the server holds: a case the rider flagged and the lead accepted.
     let case = rider
-        .flag_person_in_distress(GRID, None, Some("老人倒地"), Some(&format!("{:064x}", 7)))
+        .flag_person_in_distress(GRID, None, Some("老人倒地"), None)
         .expect("a case");
     hand_over(&rider, &lead);
     lead.record(&case, EventKind::Accepted).expect("accepted");
