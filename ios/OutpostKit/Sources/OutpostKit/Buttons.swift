@@ -1,21 +1,31 @@
 import Foundation
 import OutpostFFI
 
-// Which buttons a screen offers: a line-for-line port of Rules.kt in
-// android/outpost-kotlin, which mirrors core's `permit` and `transition`
-// (core/src/case/fold.rs), `create_in`, `may_inspect` and `check_answer`, and is held to
-// core by the JVM sweep tests (ActionSweepTest, WalkthroughScreenTest). Change both together.
+// How the buttons core offers look and what they open (Buttons.kt in android/outpost-kotlin).
+// Which buttons a screen shows comes from core through the bindings (`Cases.actions`,
+// `Inspections.readiness`, `Inspections.itemRules`, `Store.reportWithheld`, ...): the rule the
+// store applies when an action is recorded and the server applies to a push. Nothing here
+// decides who may do what; this file only names labels and forms.
 
-/// One button on a case.
-public enum CaseAction: String, CaseIterable, Sendable {
-    case accept, dispatch, progress, resolve
-    case followUp = "follow_up"
-    case reopen, cancel, comment
-    case addPhoto = "add_photo"
-    case edit
+extension Action {
+    /// The label of an action's button (Localizable key).
+    public var key: String {
+        switch self {
+        case .accept: return "action_accept"
+        case .dispatch: return "action_dispatch"
+        case .progress: return "action_progress"
+        case .resolve: return "action_resolve"
+        case .followUp: return "action_follow_up"
+        case .reopen: return "action_reopen"
+        case .cancel: return "action_cancel"
+        case .comment: return "action_comment"
+        case .addPhoto: return "action_add_photo"
+        case .edit: return "action_edit"
+        case .move: return "action_move"
+        }
+    }
 
-    public var key: String { "action_" + rawValue }
-
+    /// The form an action's button opens before the action is performed.
     public var form: ActionForm {
         switch self {
         case .accept: return .none
@@ -26,122 +36,17 @@ public enum CaseAction: String, CaseIterable, Sendable {
         case .comment: return .comment
         case .addPhoto: return .photo
         case .edit: return .edit
+        case .move: return .move
         }
     }
 }
 
 /// What a screen asks for before it performs an action.
-public enum ActionForm: Sendable { case none, note, reason, comment, dispatch, followUp, photo, edit }
+public enum ActionForm: Sendable { case none, note, reason, comment, dispatch, followUp, photo, edit, move }
 
-/// Why an action is not offered, in the order core checks.
-public enum Denial: Sendable { case noMember, outOfScope, role, state }
-
-/// The facts about a case that decide who may act on it.
-public struct CaseFacts: Equatable, Sendable {
-    public var reporterId: String
-    public var gridId: String
-    public var assignedUnit: String?
-    public var status: Status
-}
-
-extension Case {
-    public var facts: CaseFacts { CaseFacts(reporterId: reporterId, gridId: gridId, assignedUnit: assignedUnit, status: status) }
-}
-
-extension CaseSummary {
-    public var facts: CaseFacts { CaseFacts(reporterId: reporterId, gridId: gridId, assignedUnit: assignedUnit, status: status) }
-}
-
-extension Status {
-    /// Still needs someone's work: listed in the open queue, can become overdue.
-    public var isOpen: Bool { self != .resolved && self != .closed && self != .cancelled }
-}
-
-public enum Rules {
-    /// The actions `member` is offered on a case, in button order.
-    public static func actions(_ member: Member?, _ facts: CaseFacts) -> [CaseAction] {
-        CaseAction.allCases.filter { denial(member, facts, $0) == nil }
-    }
-
-    public static func allows(_ member: Member?, _ facts: CaseFacts, _ action: CaseAction) -> Bool {
-        denial(member, facts, action) == nil
-    }
-
-    /// Why core would refuse `action`: `.outOfScope` and `.role` come back as `Forbidden`,
-    /// `.state` as `WrongState`, `.noMember` as `NoMember`.
-    public static func denial(_ member: Member?, _ facts: CaseFacts, _ action: CaseAction) -> Denial? {
-        guard let member else { return .noMember }
-        if !inScope(member, facts) { return .outOfScope }
-        if !roleAllows(member.role, facts.status, action) { return .role }
-        if !fits(facts.status, action) { return .state }
-        return nil
-    }
-
-    /// Who may act on a case at all.
-    public static func inScope(_ member: Member, _ facts: CaseFacts) -> Bool {
-        switch member.role {
-        case .admin: return true
-        case .courier: return facts.reporterId == member.id
-        case .gridMember, .gridLead: return member.grids.contains(facts.gridId)
-        case .responder: return facts.assignedUnit != nil && facts.assignedUnit == member.unitId && facts.status.isOpen
-        }
-    }
-
-    private static func roleAllows(_ role: Role, _ status: Status, _ action: CaseAction) -> Bool {
-        switch role {
-        case .admin, .gridLead: return true
-        case .courier:
-            switch action {
-            case .comment, .addPhoto: return true
-            case .cancel, .edit: return status == .new
-            default: return false
-            }
-        case .gridMember: return [.comment, .addPhoto, .progress, .resolve, .edit].contains(action)
-        case .responder: return [.comment, .addPhoto, .progress, .resolve].contains(action)
-        }
-    }
-
-    /// The state machine of the fold: which states an action may start from.
-    public static func fits(_ status: Status, _ action: CaseAction) -> Bool {
-        switch action {
-        case .accept: return status == .new || status == .reopened
-        case .dispatch: return [.new, .accepted, .reopened, .dispatched, .inProgress].contains(status)
-        case .progress: return [.accepted, .reopened, .dispatched, .inProgress].contains(status)
-        case .resolve, .cancel: return status.isOpen
-        case .followUp: return status == .resolved
-        case .reopen: return !status.isOpen
-        case .comment, .addPhoto, .edit: return true
-        }
-    }
-
-    /// May `member` open a case in `gridId` (the report form, the distress button)?
-    public static func canReport(_ member: Member?, _ gridId: String) -> Bool {
-        guard let member else { return false }
-        switch member.role {
-        case .responder: return false
-        case .courier, .admin: return true
-        case .gridMember, .gridLead: return member.grids.contains(gridId)
-        }
-    }
-
-    /// May `member` walk checklists in `gridId`?
-    public static func canInspect(_ member: Member?, _ gridId: String) -> Bool {
-        guard let member else { return false }
-        switch member.role {
-        case .admin: return true
-        case .gridMember, .gridLead: return member.grids.contains(gridId)
-        case .courier, .responder: return false
-        }
-    }
-
-    public static func canAnswer(_ member: Member?, _ inspection: Inspection) -> Bool {
-        inspection.status == .inProgress && canInspect(member, inspection.site.gridId)
-    }
-
-    /// Submit is offered once every item has an answer.
-    public static func canSubmit(_ member: Member?, _ inspection: Inspection) -> Bool {
-        canAnswer(member, inspection) && inspection.unanswered.isEmpty
-    }
+extension Array where Element == ActionOffer {
+    /// The offered actions of core's answer, in core's (button) order.
+    public var allowed: [Action] { filter(\.allowed).map(\.action) }
 }
 
 /// One answer button on a checklist item.
@@ -186,20 +91,19 @@ extension AnswerValue {
     }
 }
 
-extension ChecklistItem {
-    /// The answers an item takes, as core's `check_answer` accepts them.
-    public var choices: [AnswerChoice] {
-        switch answer {
-        case .passFail: return [.pass, .fail, .notApplicable]
-        case .yesNo: return [.yes, .no, .notApplicable]
+extension ItemRule {
+    /// The buttons of an item: core's choices where it lists them (pass/fail, yes/no), else
+    /// the one input its kind is entered with (a number field, a text field, the camera).
+    public var buttons: [AnswerChoice] {
+        switch kind {
         case .number: return [.number]
         case .text: return [.text]
         case .photo: return [.photo]
+        case .passFail, .yesNo: return choices.map(\.choice)
         }
     }
 
-    /// Whether answering `choice` needs at least one photo (the camera opens first).
-    public func needsPhoto(_ choice: AnswerChoice) -> Bool {
-        (photoRequired || answer == .photo) && choice != .notApplicable
-    }
+    /// Whether answering `choice` needs at least one photo (the camera opens first): core's
+    /// `photoRequired` holds for every answer but "not applicable".
+    public func needsPhoto(_ choice: AnswerChoice) -> Bool { photoRequired && choice != .notApplicable }
 }
