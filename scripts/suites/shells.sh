@@ -175,7 +175,11 @@ done
 for name in $(found -rhoE '^import app\.outpost\.[A-Za-z0-9_]+$' "$app_kt" "$screens_kt" | sed 's/import app\.outpost\.//' | sort -u); do
     grep -qx "$name" <<<"$facade_names" || problem "Android app imports app.outpost.$name, which the facade does not declare"
 done
-gen_kt_types=$(found -oE '^(data class|enum class|sealed class|open class|class|interface|public interface|object) [A-Za-z0-9_]+' "$gen_kt" | awk '{print $NF}' | sort -u)
+gen_kt_types=$( {
+    found -oE '^(data class|enum class|sealed class|open class|class|interface|public interface|object) [A-Za-z0-9_]+' "$gen_kt" | awk '{print $NF}'
+    # Top-level functions (homeLists): `fun `name`(`, after the doc comment's closing `*/`.
+    found -oE '\*/ fun `?[A-Za-z0-9_]+`?\(' "$gen_kt" | sed -E 's/.*fun `?([A-Za-z0-9_]+)`?\(/\1/'
+} | sort -u)
 for name in $(grep -rhoE '^import app\.outpost\.ffi\.[A-Za-z0-9_]+$' "$app_kt" "$screens_kt" "$facade_kt" | sed 's/import app\.outpost\.ffi\.//' | sort -u); do
     grep -qx "$name" <<<"$gen_kt_types" || problem "imports app.outpost.ffi.$name, which the generated Kotlin does not declare"
 done
