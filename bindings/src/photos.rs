@@ -109,9 +109,11 @@ fn count(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// Core's upload progress (reported as sync progress with round 0) as photo events.
+/// Core's upload progress as photo events: any sync progress once photo bytes went (core
+/// reports them on the sync's progress, after the documents' rounds, chunk by chunk and
+/// while a chunk is in flight).
 pub(crate) fn upload_progress(shared: &Shared, p: &core_sync::SyncProgress) {
-    if p.round != 0 || p.blob_bytes_sent == 0 || shared.photo_listeners.len() == 0 {
+    if p.blob_bytes_sent == 0 || shared.photo_listeners.len() == 0 {
         return;
     }
     // Reported before the finished photo is marked uploaded: it no longer waits.

@@ -298,6 +298,14 @@ impl Cases {
         Ok(())
     }
 
+    /// Moves a case to another grid (administrators only; offered as `Action::Move`).
+    /// Returns the event id.
+    pub fn move_to_grid(&self, id: String, grid_id: String) -> Result<String> {
+        let event_id = self.shared.store.move_case(&id, &grid_id)?;
+        self.shared.cases_changed(vec![id]);
+        Ok(event_id)
+    }
+
     /// Records one timeline event (accept, dispatch, progress, resolve, follow-up, reopen,
     /// cancel, comment, photo) after core checks role, grid and state. Returns the event id.
     pub fn record(&self, id: String, event: EventKind) -> Result<String> {

@@ -132,9 +132,8 @@ swift_raw_keys() { # file enum prefix: "prefix" + rawValue of each case of a Str
         }' "$1"
 }
 swift_keys=$({
-    found -ohE "\"($prefixes)_[a-z_]+\"" "$kit/Screens.swift" | tr -d '"'
-    swift_raw_keys "$kit/Rules.swift" CaseAction action_
-    swift_raw_keys "$kit/Rules.swift" AnswerChoice answer_
+    found -ohE "\"($prefixes)_[a-z_]+\"" "$kit/Screens.swift" "$kit/Buttons.swift" | tr -d '"'
+    swift_raw_keys "$kit/Buttons.swift" AnswerChoice answer_
     swift_raw_keys "$kit/Screens.swift" Tab tab_
     swift_raw_keys "$kit/Screens.swift" Acknowledgement ack_
     swift_raw_keys "$kit/SyncIndicator.swift" SyncIndicator sync_
@@ -176,7 +175,11 @@ done
 for name in $(found -rhoE '^import app\.outpost\.[A-Za-z0-9_]+$' "$app_kt" "$screens_kt" | sed 's/import app\.outpost\.//' | sort -u); do
     grep -qx "$name" <<<"$facade_names" || problem "Android app imports app.outpost.$name, which the facade does not declare"
 done
-gen_kt_types=$(found -oE '^(data class|enum class|sealed class|open class|class|interface|public interface|object) [A-Za-z0-9_]+' "$gen_kt" | awk '{print $NF}' | sort -u)
+gen_kt_types=$( {
+    found -oE '^(data class|enum class|sealed class|open class|class|interface|public interface|object) [A-Za-z0-9_]+' "$gen_kt" | awk '{print $NF}'
+    # Top-level functions (homeLists): `fun `name`(`, after the doc comment's closing `*/`.
+    found -oE '\*/ fun `?[A-Za-z0-9_]+`?\(' "$gen_kt" | sed -E 's/.*fun `?([A-Za-z0-9_]+)`?\(/\1/'
+} | sort -u)
 for name in $(grep -rhoE '^import app\.outpost\.ffi\.[A-Za-z0-9_]+$' "$app_kt" "$screens_kt" "$facade_kt" | sed 's/import app\.outpost\.ffi\.//' | sort -u); do
     grep -qx "$name" <<<"$gen_kt_types" || problem "imports app.outpost.ffi.$name, which the generated Kotlin does not declare"
 done
@@ -197,7 +200,7 @@ done
 
 # Twins: every public type of the Kotlin screen logic, every function of Outpost.kt.
 swift_types=$(found -oE '(struct|enum|class|protocol) [A-Za-z0-9_]+' <<<"$swift_kit_src" | awk '{print $2}' | sort -u)
-for f in Rules Screens SyncIndicator; do
+for f in Buttons Screens SyncIndicator; do
     for t in $(grep -oE '^(data class|enum class|class|object|interface) [A-Za-z0-9_]+' "$facade_kt/$f.kt" | awk '{print $NF}'); do
         grep -qx "$t" <<<"$swift_types" || problem "$f.kt declares $t; OutpostKit has no Swift twin"
     done

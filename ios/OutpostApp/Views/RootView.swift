@@ -58,7 +58,9 @@ private struct MainView: View {
         switch t {
         case .home: HomeView(home: home)
         case .myReports: CaseListView(kind: .mine)
-        case .queue: CaseListView(kind: .queue)
+        case .openCases: CaseListView(kind: .queue(.openCases))
+        case .overdue: CaseListView(kind: .queue(.overdue))
+        case .unitQueue: CaseListView(kind: .queue(.unitQueue))
         case .walkthroughs: WalkthroughsView(home: home) { path.append(Route.walkthrough($0)) }
         }
     }
@@ -67,7 +69,8 @@ private struct MainView: View {
         switch t {
         case .home: return "house"
         case .myReports: return "person"
-        case .queue: return "tray.full"
+        case .openCases, .unitQueue: return "tray.full"
+        case .overdue: return "exclamationmark.triangle"
         case .walkthroughs: return "checklist"
         }
     }

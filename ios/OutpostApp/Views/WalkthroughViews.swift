@@ -146,7 +146,7 @@ private struct ItemView: View {
                 TextField(L("form_note"), text: $note)
                 HStack {
                     ForEach(row.choices, id: \.self) { c in
-                        Button(L(c.key) + (row.item.needsPhoto(c) ? " 📷" : "")) { choose(c) }
+                        Button(L(c.key) + (row.needsPhoto(c) ? " 📷" : "")) { choose(c) }
                             .buttonStyle(.bordered)
                             .tint(row.winner?.value.choice == c ? Color.accentColor : Color.secondary)
                     }
@@ -172,7 +172,7 @@ private struct ItemView: View {
 
     private func choose(_ c: AnswerChoice) {
         guard let value = c.value(typed) else { return }
-        if row.item.needsPhoto(c) { pendingPhoto = c } else { onAnswer(value, note, []) }
+        if row.needsPhoto(c) { pendingPhoto = c } else { onAnswer(value, note, []) }
     }
 }
 

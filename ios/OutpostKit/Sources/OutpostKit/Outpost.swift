@@ -18,9 +18,9 @@ import OutpostFFI
 /// written for the person holding the phone. Open one per process; the database closes when
 /// it is released.
 public final class Outpost: @unchecked Sendable {
-    private let store: Store
-    private let caseArea: Cases
-    private let inspectionArea: Inspections
+    let store: Store
+    let caseArea: Cases
+    let inspectionArea: Inspections
     private let templateArea: Templates
     private let syncArea: Sync
     private let photoArea: Photos
@@ -126,6 +126,19 @@ public final class Outpost: @unchecked Sendable {
 
     public func `case`(_ caseId: String) async throws -> Case { try await io { try self.caseArea.get(id: caseId) } }
 
+    /// Every action on a case for this device's member, in button order: offered, or
+    /// withheld with the sentence core's refusal would carry.
+    public func actions(_ caseId: String) async throws -> [ActionOffer] { try await io { try self.caseArea.actions(id: caseId) } }
+
+    /// Moves a case to another grid (what core offers administrators as `.move`).
+    @discardableResult
+    public func moveToGrid(caseId: String, gridId: String) async throws -> String {
+        try await io { try self.caseArea.moveToGrid(id: caseId, gridId: gridId) }
+    }
+
+    /// Whether this member may flag or report in `gridId`: nil when allowed, else why not.
+    public func reportWithheld(gridId: String) async throws -> Withholding? { try await io { try self.store.reportWithheld(grid: gridId) } }
+
     public func search(_ query: String, limit: Int32 = page) async throws -> [CaseSummary] {
         try await io { try self.caseArea.search(query: query, limit: limit) }
     }
@@ -142,6 +155,18 @@ public final class Outpost: @unchecked Sendable {
 
     public func overdue(limit: Int32 = page) -> AsyncThrowingStream<[CaseSummary], Error> {
         observe({ !$0.caseIds.isEmpty }) { try self.caseArea.overdue(limit: limit) }
+    }
+
+    /// A responder's queue: open cases dispatched to its unit, most urgent first.
+    public func unitQueue(limit: Int32 = page) -> AsyncThrowingStream<[CaseSummary], Error> {
+        observe({ !$0.caseIds.isEmpty || $0.memberChanged }) { try self.caseArea.unitQueue(limit: limit, offset: 0) }
+    }
+
+    /// The rows of one of core's home lists (`homeLists(role:)` says which a role gets).
+    public func homeList(_ list: HomeList, limit: Int32 = page) -> AsyncThrowingStream<HomeRows, Error> {
+        observe({ !$0.caseIds.isEmpty || !$0.inspectionIds.isEmpty || $0.memberChanged }) {
+            try self.caseArea.homeList(list: list, limit: limit, offset: 0)
+        }
     }
 
     /// One case, re-read whenever a write touches it.
@@ -172,6 +197,15 @@ public final class Outpost: @unchecked Sendable {
     public func inspection(_ inspectionId: String) async throws -> Inspection {
         try await io { try self.inspectionArea.get(id: inspectionId) }
     }
+
+    /// Whether this member may answer and submit the walkthrough now, and what is missing.
+    public func readiness(_ inspectionId: String) async throws -> Readiness { try await io { try self.inspectionArea.readiness(id: inspectionId) } }
+
+    /// How each item of the walkthrough is answered (choices, photo required), in checklist order.
+    public func itemRules(_ inspectionId: String) async throws -> [ItemRule] { try await io { try self.inspectionArea.itemRules(id: inspectionId) } }
+
+    /// Whether this member may start a walkthrough in `gridId`: nil when allowed, else why not.
+    public func inspectWithheld(gridId: String) async throws -> Withholding? { try await io { try self.store.inspectWithheld(grid: gridId) } }
 
     /// One walkthrough as it fills in.
     public func inspectionDetail(_ inspectionId: String) -> AsyncThrowingStream<Inspection, Error> {
@@ -313,6 +347,11 @@ public final class Outpost: @unchecked Sendable {
     /// the first read, so no write between the two is missed; bursts of writes are
     /// coalesced into one re-read, and an unchanged result is not repeated.
     private func observe<T: Equatable>(_ relevant: @escaping (DataChange) -> Bool, _ read: @escaping () throws -> T) -> AsyncThrowingStream<T, Error> {
+        watch(relevant, read)
+    }
+
+    /// `observe` for the screens' streams (Screens.swift), which read core's data and its answers together.
+    func watch<T: Equatable>(_ relevant: @escaping (DataChange) -> Bool, _ read: @escaping () throws -> T) -> AsyncThrowingStream<T, Error> {
         AsyncThrowingStream { continuation in
             var poke: AsyncStream<Void>.Continuation!
             let signals = AsyncStream<Void>(bufferingPolicy: .bufferingNewest(1)) { poke = $0 }

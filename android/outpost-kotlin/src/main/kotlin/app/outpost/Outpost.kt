@@ -1,5 +1,6 @@
 package app.outpost
 
+import app.outpost.ffi.ActionOffer
 import app.outpost.ffi.AnswerValue
 import app.outpost.ffi.Case
 import app.outpost.ffi.CaseEdit
@@ -10,10 +11,13 @@ import app.outpost.ffi.DataListener
 import app.outpost.ffi.Directory
 import app.outpost.ffi.Enrollment
 import app.outpost.ffi.EventKind
+import app.outpost.ffi.HomeList
+import app.outpost.ffi.HomeRows
 import app.outpost.ffi.Inspection
 import app.outpost.ffi.InspectionStatus
 import app.outpost.ffi.InspectionSummary
 import app.outpost.ffi.Inspections
+import app.outpost.ffi.ItemRule
 import app.outpost.ffi.Location
 import app.outpost.ffi.Member
 import app.outpost.ffi.NewCase
@@ -22,6 +26,7 @@ import app.outpost.ffi.PhotoInfo
 import app.outpost.ffi.PhotoListener
 import app.outpost.ffi.PhotoUsage
 import app.outpost.ffi.Photos
+import app.outpost.ffi.Readiness
 import app.outpost.ffi.Site
 import app.outpost.ffi.Store
 import app.outpost.ffi.Sync
@@ -33,6 +38,7 @@ import app.outpost.ffi.SyncState
 import app.outpost.ffi.Template
 import app.outpost.ffi.Templates
 import app.outpost.ffi.TokenStore
+import app.outpost.ffi.Withholding
 import kotlinx.coroutines.CoroutineDispatcher
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.channels.Channel
@@ -49,9 +55,10 @@ import kotlinx.coroutines.withContext
 /**
  * The app's one door to the Rust core: suspend functions for actions, [Flow]s for the
  * screens. A thin layer over the generated bindings in `app.outpost.ffi` — all rules live
- * in Rust; this class only moves blocking calls off the main thread and turns the core's
- * "data changed" and "sync progress" listeners into flows (lists re-read after every write
- * and every sync that brought changes).
+ * in Rust, and core answers them as data ([actions], [readiness], [itemRules],
+ * [reportWithheld], [inspectWithheld], [homeList]); this class only moves blocking calls
+ * off the main thread and turns the core's "data changed" and "sync progress" listeners
+ * into flows (lists re-read after every write and every sync that brought changes).
  *
  * Photos are files: the camera code hands over the path of the file it wrote, core checks
  * it (JPEG, PNG, WebP or HEIC, at most 20 MiB), copies it beside the database under its
@@ -67,11 +74,11 @@ import kotlinx.coroutines.withContext
  * Open one per process and [close] it when the process no longer needs the database.
  */
 class Outpost private constructor(
-    private val store: Store,
+    internal val store: Store,
     private val io: CoroutineDispatcher,
 ) : AutoCloseable {
-    private val cases: Cases = store.cases()
-    private val inspections: Inspections = store.inspections()
+    internal val cases: Cases = store.cases()
+    internal val inspections: Inspections = store.inspections()
     private val templates: Templates = store.templates()
     private val sync: Sync = store.sync()
     private val photos: Photos = store.photos()
@@ -126,6 +133,9 @@ class Outpost private constructor(
 
     suspend fun edit(caseId: String, edit: CaseEdit) = onIo { cases.edit(caseId, edit) }
 
+    /** Moves a case to another grid (what core offers administrators as `MOVE`). */
+    suspend fun moveToGrid(caseId: String, gridId: String): String = onIo { cases.moveToGrid(caseId, gridId) }
+
     /** Records an action on a case (accept, dispatch, progress, resolve, follow-up, ...). */
     suspend fun record(caseId: String, event: EventKind): String = onIo { cases.record(caseId, event) }
 
@@ -134,6 +144,15 @@ class Outpost private constructor(
     suspend fun comment(caseId: String, text: String): String = record(caseId, EventKind.Comment(text))
 
     suspend fun case(caseId: String): Case = onIo { cases.get(caseId) }
+
+    /**
+     * Every action on a case for this device's member, in button order: offered, or
+     * withheld with the sentence core's refusal would carry.
+     */
+    suspend fun actions(caseId: String): List<ActionOffer> = onIo { cases.actions(caseId) }
+
+    /** Whether this member may flag or report in [gridId]: null when allowed, else why not. */
+    suspend fun reportWithheld(gridId: String): Withholding? = onIo { store.reportWithheld(gridId) }
 
     suspend fun search(query: String, limit: Int = PAGE): List<CaseSummary> =
         onIo { cases.search(query, limit) }
@@ -148,6 +167,16 @@ class Outpost private constructor(
 
     fun overdue(limit: Int = PAGE): Flow<List<CaseSummary>> =
         observe({ it.caseIds.isNotEmpty() }) { cases.overdue(limit) }
+
+    /** A responder's queue: open cases dispatched to its unit, most urgent first. */
+    fun unitQueue(limit: Int = PAGE): Flow<List<CaseSummary>> =
+        observe({ it.caseIds.isNotEmpty() || it.memberChanged }) { cases.unitQueue(limit, 0) }
+
+    /** The rows of one of core's home lists ([app.outpost.ffi.homeLists] says which a role gets). */
+    fun homeList(list: HomeList, limit: Int = PAGE): Flow<HomeRows> =
+        observe({ it.caseIds.isNotEmpty() || it.inspectionIds.isNotEmpty() || it.memberChanged }) {
+            cases.homeList(list, limit, 0)
+        }
 
     /** One case, re-read whenever a write touches it. */
     fun caseDetail(caseId: String): Flow<Case> =
@@ -176,6 +205,15 @@ class Outpost private constructor(
     suspend fun submit(inspectionId: String): List<String> = inspections.submit(inspectionId)
 
     suspend fun inspection(inspectionId: String): Inspection = onIo { inspections.get(inspectionId) }
+
+    /** Whether this member may answer and submit the walkthrough now, and what is missing. */
+    suspend fun readiness(inspectionId: String): Readiness = onIo { inspections.readiness(inspectionId) }
+
+    /** How each item of the walkthrough is answered (choices, photo required), in checklist order. */
+    suspend fun itemRules(inspectionId: String): List<ItemRule> = onIo { inspections.itemRules(inspectionId) }
+
+    /** Whether this member may start a walkthrough in [gridId]: null when allowed, else why not. */
+    suspend fun inspectWithheld(gridId: String): Withholding? = onIo { store.inspectWithheld(gridId) }
 
     /** One walkthrough as it fills in. */
     fun inspectionDetail(inspectionId: String): Flow<Inspection> =
@@ -334,7 +372,10 @@ class Outpost private constructor(
      * the first read, so no write between the two is missed; bursts of writes are conflated
      * into one re-read.
      */
-    private fun <T> observe(relevant: (DataChange) -> Boolean, read: () -> T): Flow<T> =
+    private fun <T> observe(relevant: (DataChange) -> Boolean, read: () -> T): Flow<T> = watch(relevant, read)
+
+    /** [observe] for the screens' flows (Screens.kt), which read core's data and its answers together. */
+    internal fun <T> watch(relevant: (DataChange) -> Boolean, read: () -> T): Flow<T> =
         callbackFlow {
             val subscription = store.subscribe(
                 object : DataListener {

@@ -21,7 +21,9 @@ import androidx.compose.runtime.setValue
 import androidx.compose.ui.unit.dp
 import app.outpost.ActionForm
 import app.outpost.ActionInput
-import app.outpost.CaseAction
+import app.outpost.form
+import app.outpost.key
+import app.outpost.ffi.Action
 import app.outpost.ffi.CaseEdit
 import app.outpost.ffi.ResponderUnit
 import app.outpost.ffi.Urgency
@@ -35,12 +37,12 @@ val DEADLINE_DAYS = listOf(1, 3, 7, 15)
 /**
  * What an action asks for before it is performed, by its [ActionForm]: the unit and a
  * deadline for a dispatch, a satisfaction score and a note for a follow-up visit, a note, a
- * reason or a comment, a corrected description. [error] is core's refusal, shown in place.
+ * reason or a comment, a corrected description, the grid a case moves to. [error] is core's refusal, shown in place.
  */
 @OptIn(ExperimentalLayoutApi::class)
 @Composable
 fun ActionDialog(
-    action: CaseAction,
+    action: Action,
     units: List<ResponderUnit>,
     busy: Boolean,
     error: String?,
@@ -87,6 +89,7 @@ fun ActionDialog(
                     ActionForm.REASON -> "form_reason"
                     ActionForm.COMMENT -> "form_comment"
                     ActionForm.EDIT -> "form_edit_description"
+                    ActionForm.MOVE -> "form_grid"
                     else -> null
                 }
                 if (hint != null) OutlinedTextField(text, { text = it }, label = { Text(t(hint)) }, minLines = 2)
@@ -104,6 +107,7 @@ fun ActionDialog(
                         satisfaction = satisfaction,
                         visitedAt = now,
                         edit = CaseEdit(description = text),
+                        gridId = text,
                     ),
                 )
             }) { Text(t("confirm")) }
@@ -118,7 +122,7 @@ fun ActionDialog(
  * changed the case meanwhile) stays on screen as core's message.
  */
 @Composable
-fun ActionRoute(session: Session, caseId: String, action: CaseAction, urgency: Urgency, onDone: () -> Unit) {
+fun ActionRoute(session: Session, caseId: String, action: Action, urgency: Urgency, onDone: () -> Unit) {
     val scope = rememberCoroutineScope()
     var error by remember { mutableStateOf<String?>(null) }
     var busy by remember { mutableStateOf(false) }

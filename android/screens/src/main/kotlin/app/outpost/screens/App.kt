@@ -7,6 +7,7 @@ import androidx.compose.material.icons.filled.CheckCircle
 import androidx.compose.material.icons.filled.Home
 import androidx.compose.material.icons.filled.Notifications
 import androidx.compose.material.icons.filled.Person
+import androidx.compose.material.icons.filled.Warning
 import androidx.compose.material3.ExperimentalMaterial3Api
 import androidx.compose.material3.Icon
 import androidx.compose.material3.NavigationBar
@@ -22,6 +23,7 @@ import androidx.compose.runtime.remember
 import androidx.compose.ui.Modifier
 import app.outpost.Home
 import app.outpost.Tab
+import app.outpost.ffi.HomeList
 
 /** A place in the app. The Android app maps these to navigation-compose destinations. */
 sealed interface Route {
@@ -47,7 +49,8 @@ private val Tab.icon
     get() = when (this) {
         Tab.HOME -> Icons.Filled.Home
         Tab.MY_REPORTS -> Icons.Filled.Person
-        Tab.QUEUE -> Icons.Filled.Notifications
+        Tab.OPEN_CASES, Tab.UNIT_QUEUE -> Icons.Filled.Notifications
+        Tab.OVERDUE -> Icons.Filled.Warning
         Tab.WALKTHROUGHS -> Icons.Filled.CheckCircle
     }
 
@@ -102,7 +105,9 @@ fun RouteContent(session: Session, home: Home, route: Route, nav: Navigator) {
         is Route.Tabs -> when (home.tabOrFirst(route.tab)) {
             Tab.HOME -> HomeRoute(session, home, nav)
             Tab.MY_REPORTS -> MyReportsRoute(session, nav)
-            Tab.QUEUE -> QueueRoute(session, nav)
+            Tab.OPEN_CASES -> QueueRoute(session, HomeList.OPEN_CASES, nav)
+            Tab.OVERDUE -> QueueRoute(session, HomeList.OVERDUE, nav)
+            Tab.UNIT_QUEUE -> QueueRoute(session, HomeList.UNIT_QUEUE, nav)
             Tab.WALKTHROUGHS -> WalkthroughsRoute(session, home, nav)
             null -> Unit
         }

@@ -25,14 +25,15 @@ import androidx.compose.ui.Alignment
 import androidx.compose.ui.Modifier
 import androidx.compose.ui.unit.dp
 import app.outpost.Acknowledgement
-import app.outpost.CaseAction
 import app.outpost.CaseDetail
 import app.outpost.TimelineRow
+import app.outpost.ffi.Action
+import app.outpost.key
 
 /** One case: status and badges, the reporter's acknowledgement, the facts, the buttons, the timeline. */
 @OptIn(ExperimentalLayoutApi::class)
 @Composable
-fun CaseDetailScreen(d: CaseDetail, onAction: (CaseAction) -> Unit) {
+fun CaseDetailScreen(d: CaseDetail, onAction: (Action) -> Unit) {
     val dates = LocalDates.current
     LazyColumn(modifier = Modifier.padding(16.dp), verticalArrangement = Arrangement.spacedBy(8.dp)) {
         item {
@@ -107,7 +108,7 @@ private fun TimelineItem(row: TimelineRow) {
 @Composable
 fun CaseDetailRoute(session: Session, caseId: String) {
     val detail by remember(session, caseId) { session.caseDetail(caseId) }.collectAsState(null)
-    var form by remember { mutableStateOf<CaseAction?>(null) }
+    var form by remember { mutableStateOf<Action?>(null) }
     val d = detail ?: return
     CaseDetailScreen(d) { form = it }
     form?.let { ActionRoute(session, caseId, it, d.case.urgency) { form = null } }

@@ -24,8 +24,10 @@ import androidx.compose.runtime.setValue
 import androidx.compose.ui.Alignment
 import androidx.compose.ui.Modifier
 import androidx.compose.ui.unit.dp
-import app.outpost.CaseAction
 import app.outpost.CaseRow
+import app.outpost.ffi.Action
+import app.outpost.ffi.HomeList
+import app.outpost.key
 import kotlinx.coroutines.flow.Flow
 
 /**
@@ -33,7 +35,7 @@ import kotlinx.coroutines.flow.Flow
  * (most urgent, then oldest). Rows carry their quick actions (accept, dispatch).
  */
 @Composable
-fun CaseListScreen(rows: List<CaseRow>?, emptyKey: String, onOpenCase: (String) -> Unit, onAction: (CaseRow, CaseAction) -> Unit) {
+fun CaseListScreen(rows: List<CaseRow>?, emptyKey: String, onOpenCase: (String) -> Unit, onAction: (CaseRow, Action) -> Unit) {
     when {
         rows == null -> Unit
         rows.isEmpty() -> Text(t(emptyKey), modifier = Modifier.padding(24.dp))
@@ -48,7 +50,7 @@ fun CaseListScreen(rows: List<CaseRow>?, emptyKey: String, onOpenCase: (String) 
 }
 
 @Composable
-private fun CaseRowCard(row: CaseRow, onOpenCase: (String) -> Unit, onAction: (CaseAction) -> Unit) {
+private fun CaseRowCard(row: CaseRow, onOpenCase: (String) -> Unit, onAction: (Action) -> Unit) {
     val dates = LocalDates.current
     Card(modifier = Modifier.fillMaxWidth().padding(horizontal = 12.dp).clickable { onOpenCase(row.summary.id) }) {
         Column(modifier = Modifier.padding(12.dp), verticalArrangement = Arrangement.spacedBy(4.dp)) {
@@ -81,7 +83,7 @@ private fun CaseRowCard(row: CaseRow, onOpenCase: (String) -> Unit, onAction: (C
 @Composable
 private fun CaseListRoute(session: Session, rows: Flow<List<CaseRow>>, emptyKey: String, nav: Navigator) {
     val shown by remember(rows) { rows }.collectAsState(null)
-    var form by remember { mutableStateOf<Pair<CaseRow, CaseAction>?>(null) }
+    var form by remember { mutableStateOf<Pair<CaseRow, Action>?>(null) }
     CaseListScreen(shown, emptyKey, onOpenCase = { nav.open(Route.Case(it)) }, onAction = { row, action -> form = row to action })
     form?.let { (row, action) ->
         ActionRoute(session, row.summary.id, action, row.summary.urgency) { form = null }
@@ -95,9 +97,9 @@ fun MyReportsRoute(session: Session, nav: Navigator) {
     CaseListRoute(session, rows, "my_reports_empty", nav)
 }
 
-/** The lead's queue; a responder's: its unit's cases. */
+/** One of core's case queues: the open cases, the overdue ones, a responder unit's cases. */
 @Composable
-fun QueueRoute(session: Session, nav: Navigator) {
-    val rows = remember(session) { session.queue() }
+fun QueueRoute(session: Session, list: HomeList, nav: Navigator) {
+    val rows = remember(session, list) { session.cases(list) }
     CaseListRoute(session, rows, "queue_empty", nav)
 }

@@ -88,7 +88,7 @@ fun HomeRoute(session: Session, home: Home, nav: Navigator) {
                     .onSuccess { id ->
                         flagged = id
                         error = null
-                        session.locateFlag(home, id).onFailure { error = it.readable }
+                        session.locateFlag(id).onFailure { error = it.readable }
                     }
                     .onFailure { error = it.readable }
             }

@@ -1,20 +1,20 @@
 package app.outpost.screens
 
 import app.outpost.ActionInput
-import app.outpost.CaseAction
 import app.outpost.CaseDetail
 import app.outpost.CaseRow
 import app.outpost.Home
 import app.outpost.Outpost
 import app.outpost.ReportDraft
-import app.outpost.Rules
 import app.outpost.SyncBadge
 import app.outpost.SyncPolicy
 import app.outpost.Walkthrough
+import app.outpost.caseRows
 import app.outpost.caseScreen
-import app.outpost.facts
+import app.outpost.ffi.Action
 import app.outpost.ffi.AnswerValue
 import app.outpost.ffi.CaseEdit
+import app.outpost.ffi.HomeList
 import app.outpost.ffi.InspectionSummary
 import app.outpost.ffi.OutpostException
 import app.outpost.ffi.ResponderUnit
@@ -24,7 +24,6 @@ import app.outpost.ffi.Urgency
 import app.outpost.home
 import app.outpost.myReportsScreen
 import app.outpost.perform
-import app.outpost.queueScreen
 import app.outpost.report
 import app.outpost.syncBadges
 import app.outpost.walkthroughScreen
@@ -52,7 +51,8 @@ class Session(val outpost: Outpost, val platform: Platform) {
 
     fun caseDetail(caseId: String): Flow<CaseDetail> = outpost.caseScreen(caseId)
 
-    fun queue(): Flow<List<CaseRow>> = outpost.queueScreen()
+    /** One of core's case lists (the open cases, the overdue ones, a unit's queue). */
+    fun cases(list: HomeList): Flow<List<CaseRow>> = outpost.caseRows(list)
 
     fun myReports(): Flow<List<CaseRow>> = outpost.myReportsScreen()
 
@@ -80,9 +80,9 @@ class Session(val outpost: Outpost, val platform: Platform) {
     }
 
     /** Adds a fresh fix to a flag saved without one, if core still lets the reporter correct it. */
-    suspend fun locateFlag(home: Home, caseId: String): Result<Unit> = core {
+    suspend fun locateFlag(caseId: String): Result<Unit> = core {
         val case = outpost.case(caseId)
-        if (case.location == null && Rules.allows(home.member, case.facts, CaseAction.EDIT)) {
+        if (case.location == null && outpost.actions(caseId).any { it.action == Action.EDIT && it.allowed }) {
             platform.currentLocation()?.let { outpost.edit(caseId, CaseEdit(location = it)) }
         }
     }
@@ -95,7 +95,7 @@ class Session(val outpost: Outpost, val platform: Platform) {
     }
 
     /** Performs a case action; core checks it again (another phone may have moved the case). */
-    suspend fun perform(caseId: String, action: CaseAction, input: ActionInput, urgency: Urgency): Result<Unit> = core {
+    suspend fun perform(caseId: String, action: Action, input: ActionInput, urgency: Urgency): Result<Unit> = core {
         outpost.perform(caseId, action, input)
         platform.requestSync(SyncPolicy.expedite(urgency))
     }

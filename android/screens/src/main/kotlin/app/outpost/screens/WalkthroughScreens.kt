@@ -38,7 +38,6 @@ import app.outpost.ffi.InspectionSummary
 import app.outpost.ffi.Template
 import app.outpost.key
 import app.outpost.localized
-import app.outpost.needsPhoto
 import kotlinx.coroutines.launch
 
 /** What the "start a walkthrough" form holds. */
@@ -186,7 +185,7 @@ private fun ItemCard(row: ItemRow, canAnswer: Boolean, onAnswer: (AnswerPick) ->
                         FilterChip(
                             selected = row.winner?.value?.choice == c,
                             onClick = { onAnswer(AnswerPick(row, c, typed, note)) },
-                            label = { Text(t(c.key) + if (row.item.needsPhoto(c)) " (${t("answer_photo")})" else "") },
+                            label = { Text(t(c.key) + if (row.needsPhoto(c)) " (${t("answer_photo")})" else "") },
                         )
                     }
                 }
@@ -215,7 +214,7 @@ fun WalkthroughRoute(session: Session, inspectionId: String) {
                     error = texts.get("walk_not_a_number")
                     return@launch
                 }
-                val photos = if (pick.item.item.needsPhoto(pick.choice)) {
+                val photos = if (pick.item.needsPhoto(pick.choice)) {
                     val taken = session.takePhoto()
                     val hash = taken.getOrElse {
                         error = it.readable

@@ -4,7 +4,7 @@ import androidx.compose.ui.test.ExperimentalTestApi
 import androidx.compose.ui.test.onNodeWithText
 import androidx.compose.ui.test.performTextReplacement
 import app.outpost.ActionInput
-import app.outpost.CaseAction
+import app.outpost.ffi.Action
 import app.outpost.ffi.OutpostException
 import app.outpost.ffi.Urgency
 import app.outpost.ffi.Status
@@ -57,9 +57,9 @@ class ErrorsStory {
 
                 val lead = phone("lead-wu")
                 hold(lead)
-                enroll(this@run, "lead-wu", tx("tab_queue"))
+                enroll(this@run, "lead-wu", tx("tab_open_cases"))
                 runBlocking { lead.runRequestedSync() }
-                tab("tab_queue")
+                tab("tab_open_cases")
                 tap(tx("action_dispatch"))
                 await(Server.FIRE_UNIT_NAME)
 
@@ -68,7 +68,7 @@ class ErrorsStory {
 
                 // Meanwhile the rider withdraws the flag on the other phone, and the lead's phone hears of it.
                 runBlocking {
-                    rider.session.perform(caseId, CaseAction.CANCEL, ActionInput(text = "误报，老人已自行离开"), Urgency.LIFE_SAFETY).getOrThrow()
+                    rider.session.perform(caseId, Action.CANCEL, ActionInput(text = "误报，老人已自行离开"), Urgency.LIFE_SAFETY).getOrThrow()
                     rider.runRequestedSync()
                     lead.outpost.syncNow()
                 }

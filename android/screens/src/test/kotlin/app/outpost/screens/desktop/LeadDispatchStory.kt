@@ -3,6 +3,7 @@ package app.outpost.screens.desktop
 import androidx.compose.ui.test.ExperimentalTestApi
 import androidx.compose.ui.test.onNodeWithText
 import androidx.compose.ui.test.performTextReplacement
+import app.outpost.ffi.HomeList
 import app.outpost.ffi.Status
 import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.runBlocking
@@ -33,9 +34,9 @@ class LeadDispatchStory {
 
                 val lead = phone("lead-zhang")
                 hold(lead)
-                enroll(this@run, "lead-zhang", tx("tab_queue"))
+                enroll(this@run, "lead-zhang", tx("tab_open_cases"))
                 runBlocking { lead.runRequestedSync() }
-                tab("tab_queue")
+                tab("tab_open_cases")
                 await(tx("action_dispatch"))
                 shot("lead-queue")
 
@@ -77,7 +78,7 @@ class LeadDispatchStory {
                 enroll(this@run, "resp-fire", tx("queue_empty"))
                 runBlocking { fire.runRequestedSync() }
                 await(dispatched.title)
-                assertEquals(listOf(caseId), runBlocking { fire.session.queue().first() }.map { it.summary.id })
+                assertEquals(listOf(caseId), runBlocking { fire.session.cases(HomeList.UNIT_QUEUE).first() }.map { it.summary.id })
                 shot("responder-queue")
 
                 val city = phone("resp-city")
@@ -85,7 +86,7 @@ class LeadDispatchStory {
                 enroll(this@run, "resp-city", tx("queue_empty"))
                 runBlocking { city.runRequestedSync() }
                 await(tx("queue_empty"))
-                assertEquals(emptyList<String>(), runBlocking { city.session.queue().first() }.map { it.summary.id })
+                assertEquals(emptyList<String>(), runBlocking { city.session.cases(HomeList.UNIT_QUEUE).first() }.map { it.summary.id })
                 shot("other-unit-queue")
 
                 // The responder resolves it; the lead records the follow-up visit.
