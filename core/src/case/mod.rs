@@ -434,21 +434,6 @@ impl Case {
     pub fn is_overdue(&self, now: i64) -> bool {
         self.status.is_open() && self.deadline.is_some_and(|d| d < now)
     }
-
-    /// Every photo of the case: the report's, then those added to its timeline.
-    pub fn photos(&self) -> Vec<String> {
-        let added = self.timeline.iter().filter_map(|e| match &e.event.kind {
-            EventKind::PhotoAdded { hash } => Some(hash.clone()),
-            _ => None,
-        });
-        let mut out = self.attachments.clone();
-        for h in added {
-            if !out.contains(&h) {
-                out.push(h);
-            }
-        }
-        out
-    }
 }
 
 /// One row of a list the UI shows, read from the projection tables.
