@@ -273,3 +273,46 @@ pub(crate) fn read_case(doc: &AutoCommit, id: &str) -> Result<Case> {
         acknowledged: derived.accepted_at.is_some() || derived.status != super::Status::New,
     })
 }
+
+/// Records `kind` on the case in `doc` for `member` the way a phone's store does
+/// (`Store::record`): the event is validated, the member's right to it is judged on the
+/// case's current state by the same rule ([`super::permit`]), and one event is appended. For a
+/// server acting for a signed-in member (the workstation console); the caller sets the
+/// document's actor and commits. Returns the case as it reads after the event.
+pub fn record_for(
+    doc: &mut AutoCommit,
+    id: &str,
+    member: &Member,
+    kind: EventKind,
+    event_id: &str,
+    now: i64,
+) -> Result<Case> {
+    if matches!(
+        kind,
+        EventKind::Created | EventKind::Edited { .. } | EventKind::Unknown { .. }
+    ) {
+        return Err(crate::error::ValidationError::Unknown {
+            what: "action",
+            value: kind.name().to_string(),
+        }
+        .into());
+    }
+    kind.validate(now)?;
+    let case = read_case(doc, id)?;
+    super::permit(member, &case, &kind)?;
+    let event = Event {
+        id: event_id.to_string(),
+        author: member.id.clone(),
+        role: member.role,
+        at: now,
+        kind,
+    };
+    append_event(doc, &event)?;
+    read_case(doc, id)
+}
+
+/// Whether `member` may record `kind` on `case` now, and why not (the rule a phone's store
+/// applies before it records an event).
+pub fn may_record(member: &Member, case: &Case, kind: &EventKind) -> Result<()> {
+    super::permit(member, case, kind)
+}

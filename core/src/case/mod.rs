@@ -9,6 +9,7 @@ mod document;
 mod fold;
 
 pub(crate) use document::{append_event, apply_edit, new_case_doc, read_case};
+pub use document::{may_record, record_for};
 pub(crate) use fold::permit;
 pub use fold::{Derived, fold};
 
