@@ -106,6 +106,8 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX doc_scopes_key;
     INSERT INTO meta(key, value) VALUES ('projection', 0);
 "#,
+    // Version 3: only shared statements (the console's tables, `sql::SHARED_MIGRATIONS`).
+    "",
 ];
 
 /// Advisory lock key (single bigint space) that serializes schema migrations.

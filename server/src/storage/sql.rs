@@ -280,6 +280,37 @@ pub const SHARED_MIGRATIONS: &[&str] = &[
     CREATE INDEX docs_created ON docs(kind, grid_id, created_at, assigned_unit);
     CREATE INDEX docs_resolved ON docs(kind, grid_id, resolved_at, assigned_unit);
 "#,
+    r#"
+    -- The workstation console (server/src/console): sessions found by the SHA-256 of their
+    -- cookie (hex), each with its synchronizer CSRF token and the Automerge actor the
+    -- server writes the member's actions with; one-time sign-in codes (hashed) and
+    -- administrator-set passwords (argon2 PHC strings).
+    CREATE TABLE console_sessions (
+        id TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        member_id TEXT NOT NULL,
+        actor TEXT NOT NULL UNIQUE,
+        csrf TEXT NOT NULL,
+        client TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        seen_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        revoked_at BIGINT
+    );
+    CREATE INDEX console_sessions_member ON console_sessions(member_id, revoked_at);
+    CREATE TABLE console_codes (
+        code_hash TEXT PRIMARY KEY,
+        member_id TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        used_at BIGINT
+    );
+    CREATE TABLE console_passwords (
+        member_id TEXT PRIMARY KEY,
+        phc TEXT NOT NULL,
+        set_at BIGINT NOT NULL
+    );
+"#,
 ];
 
 /// Rewrites a statement's `IN LIST(?N)` with `expand(N)`; parameters are left alone.
