@@ -275,18 +275,23 @@ pub fn run() -> Res<()> {
     println!("   Li, Zhao and the lead hold the same checklist: {same}");
 
     println!("\n== The workstation's figures (server)");
-    let rows = storage.cases(None)?;
-    let figs = outpost_server::stats::figures(&rows, outpost_server::api::now_ms());
+    let figs = storage.figures(&outpost_server::stats::FigureQuery {
+        grids: None,
+        now: outpost_server::api::now_ms(),
+        weeks: 4,
+        standards: Default::default(),
+    })?;
     for g in &figs.grids {
+        let f = &g.figures;
         println!(
             "   grid {:<12} {} case(s), {} open, resolution rate {}, satisfaction {}",
             g.grid_id,
-            g.total,
-            g.open,
-            g.resolution_rate
+            f.total,
+            f.open,
+            f.resolution_rate
                 .map(|r| format!("{:.0}%", r * 100.0))
                 .unwrap_or_else(|| "-".into()),
-            g.avg_satisfaction
+            f.avg_satisfaction
                 .map(|s| format!("{s:.1}"))
                 .unwrap_or_else(|| "-".into())
         );
