@@ -1,0 +1,373 @@
+//! The workstation console's sessions against a real server process: sign-in with one-time
+//! codes and passwords, the session cookie, CSRF tokens bound to the session and the origin
+//! check on every write, revocation, and rate-limited sign-in. (The pages themselves are
+//! tested in a real browser: scripts/suites/browser.sh.)
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr};
+use std::process::{Command, Stdio};
+
+use outpost_server::Storage;
+use outpost_tests::harness::{Device, Reply, Server, bin, city, http, http_from};
+
+const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
+
+fn origin(server: &Server) -> String {
+    format!("http://{}", server.addr)
+}
+
+fn login(server: &Server, body: &str) -> Reply {
+    let o = origin(server);
+    http(
+        server.addr,
+        "POST",
+        "/console/login",
+        &[FORM, ("Origin", &o)],
+        body.as_bytes(),
+    )
+    .expect("login request")
+}
+
+fn code_for(server: &Server, member: &str) -> String {
+    server
+        .admin(&["invite", "--console", member])
+        .trim()
+        .to_string()
+}
+
+/// The session cookie a successful sign-in set.
+fn cookie_of(r: &Reply) -> String {
+    assert_eq!(r.status, 303, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("location"), Some("/console"));
+    let c = r.header("set-cookie").expect("a session cookie");
+    c.split(';').next().expect("name=value").trim().to_string()
+}
+
+fn get(server: &Server, path: &str, cookie: &str) -> Reply {
+    http(server.addr, "GET", path, &[("Cookie", cookie)], b"").expect("get")
+}
+
+/// The CSRF token on the queue page of a session.
+fn csrf(server: &Server, cookie: &str) -> String {
+    let page = get(server, "/console", cookie);
+    assert_eq!(page.status, 200);
+    let html = String::from_utf8(page.body).expect("utf-8");
+    let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+    html[at..at + 64].to_string()
+}
+
+fn set_password(server: &Server, member: &str, password: &str) {
+    let mut child = Command::new(bin("outpost-server"))
+        .args(["--data-dir"])
+        .arg(&server.data_dir)
+        .args(["console", "password", member])
+        .envs(
+            server
+                .database
+                .as_ref()
+                .map(|d| ("OUTPOST_DATABASE", d.url.clone())),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("run outpost-server console password");
+    writeln!(child.stdin.take().expect("stdin"), "{password}").expect("write");
+    assert!(child.wait().expect("wait").success());
+}
+
+#[test]
+fn a_one_time_code_opens_one_session_whose_cookie_is_http_only_and_strict() {
+    let server = Server::start(&city());
+    let code = code_for(&server, "lead-c1");
+    let r = login(&server, &format!("code={code}"));
+    let cookie = cookie_of(&r);
+    let set = r.header("set-cookie").unwrap_or_default();
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/console"] {
+        assert!(set.contains(attr), "{set}");
+    }
+    assert!(!set.contains("Secure"), "plain HTTP on loopback: {set}");
+    let token = cookie.strip_prefix("outpost_console=").expect("our cookie");
+    assert_eq!(token.len(), 64);
+    assert_eq!(get(&server, "/console", &cookie).status, 200);
+
+    // Spent: the same code again is refused.
+    let again = login(&server, &format!("code={code}"));
+    assert_eq!(again.status, 303);
+    assert!(again.header("location").unwrap_or("").contains("failed"));
+    assert!(again.header("set-cookie").is_none());
+
+    // Only the hash of the cookie is stored.
+    let db = server.storage();
+    let mut stored = Vec::new();
+    db.read_sql(&mut |d| {
+        for mut r in d.query("SELECT token_hash FROM console_sessions", &[])? {
+            stored.push(r.text(0)?);
+        }
+        Ok(())
+    })
+    .expect("read sessions");
+    assert_eq!(stored.len(), 1);
+    assert_ne!(stored[0], token);
+
+    // Without a cookie, or with a made-up one, a page sends the browser to sign in.
+    for c in [
+        "",
+        "outpost_console=00",
+        &format!("outpost_console={}", "a".repeat(64)),
+    ] {
+        let r = get(&server, "/console", c);
+        assert_eq!(r.status, 303, "{c}");
+        assert_eq!(r.header("location"), Some("/console/login"));
+    }
+}
+
+#[test]
+fn members_without_a_console_role_get_no_code_and_no_session() {
+    let server = Server::start(&city());
+    let out = Command::new(bin("outpost-server"))
+        .arg("--data-dir")
+        .arg(&server.data_dir)
+        .envs(
+            server
+                .database
+                .as_ref()
+                .map(|d| ("OUTPOST_DATABASE", d.url.clone())),
+        )
+        .args(["invite", "--console", "courier-1"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("grid leads and administrators"));
+    // A member's console password does not make a courier a lead either.
+    let err = Command::new(bin("outpost-server"))
+        .arg("--data-dir")
+        .arg(&server.data_dir)
+        .envs(
+            server
+                .database
+                .as_ref()
+                .map(|d| ("OUTPOST_DATABASE", d.url.clone())),
+        )
+        .args(["console", "password", "member-a1"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert!(!err.status.success());
+}
+
+#[test]
+fn revoked_sessions_end_at_once() {
+    let server = Server::start(&city());
+    let a = cookie_of(&login(
+        &server,
+        &format!("code={}", code_for(&server, "lead-c1")),
+    ));
+    let b = cookie_of(&login(
+        &server,
+        &format!("code={}", code_for(&server, "lead-c1")),
+    ));
+    let other = cookie_of(&login(
+        &server,
+        &format!("code={}", code_for(&server, "lead-b")),
+    ));
+    let listed = server.admin(&["console", "sessions"]);
+    assert_eq!(listed.lines().filter(|l| l.contains("lead-c1")).count(), 2);
+    let id = listed
+        .lines()
+        .find(|l| l.contains("lead-b"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("lead-b's session")
+        .to_string();
+    assert!(
+        server
+            .admin(&["console", "revoke", "--session", &id])
+            .contains("revoked 1")
+    );
+    assert_eq!(get(&server, "/console", &other).status, 303);
+    assert_eq!(get(&server, "/console", &a).status, 200);
+    assert!(
+        server
+            .admin(&["console", "revoke", "--member", "lead-c1"])
+            .contains("revoked 2")
+    );
+    for c in [&a, &b] {
+        assert_eq!(get(&server, "/console", c).status, 303);
+        let events = get(&server, "/console/events", c);
+        assert_eq!(events.status, 303, "the live stream needs a session too");
+    }
+}
+
+#[test]
+fn writes_need_the_sessions_own_csrf_token_and_this_servers_origin() {
+    let server = Server::start(&city());
+    let dir = tempfile::tempdir().expect("tmp");
+    let courier = Device::enroll(&server, &server.url, dir.path(), "courier-1");
+    let id = courier
+        .store
+        .flag_person_in_distress("G1", None, Some("老人倒地"), None)
+        .expect("flag");
+    courier.sync();
+    let a = cookie_of(&login(
+        &server,
+        &format!("code={}", code_for(&server, "lead-c1")),
+    ));
+    let b = cookie_of(&login(
+        &server,
+        &format!("code={}", code_for(&server, "lead-c1")),
+    ));
+    let (token_a, token_b) = (csrf(&server, &a), csrf(&server, &b));
+    assert_ne!(token_a, token_b, "each session has its own token");
+    let path = format!("/console/cases/{id}/act");
+    let o = origin(&server);
+    let act = |cookie: &str, headers: &[(&str, &str)], body: &str| {
+        let mut h = vec![FORM, ("Cookie", cookie)];
+        h.extend_from_slice(headers);
+        http(server.addr, "POST", &path, &h, body.as_bytes()).expect("post")
+    };
+    let db = server.storage();
+    let changes = || db.change_count(Some(&id)).expect("count");
+    let before = changes();
+    let comment = |t: &str| format!("csrf={t}&action=comment&text=hello");
+    let refused = [
+        (
+            "no token",
+            act(&a, &[("Origin", &o)], "action=comment&text=hello"),
+        ),
+        (
+            "another session's token",
+            act(&a, &[("Origin", &o)], &comment(&token_b)),
+        ),
+        (
+            "a made-up token",
+            act(&a, &[("Origin", &o)], &comment(&"0".repeat(64))),
+        ),
+        (
+            "a foreign origin",
+            act(&a, &[("Origin", "http://evil.example")], &comment(&token_a)),
+        ),
+        (
+            "an opaque origin",
+            act(&a, &[("Origin", "null")], &comment(&token_a)),
+        ),
+        (
+            "a cross-site fetch without an origin",
+            act(&a, &[("Sec-Fetch-Site", "cross-site")], &comment(&token_a)),
+        ),
+        (
+            "a referer from elsewhere",
+            act(
+                &a,
+                &[("Referer", "http://evil.example/x")],
+                &comment(&token_a),
+            ),
+        ),
+    ];
+    for (what, r) in &refused {
+        assert_eq!(
+            r.status,
+            403,
+            "{what}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    assert_eq!(changes(), before, "refused writes stored nothing");
+    let no_session = http(
+        server.addr,
+        "POST",
+        &path,
+        &[FORM, ("Origin", &o)],
+        comment(&token_a).as_bytes(),
+    )
+    .expect("post");
+    assert_eq!(no_session.status, 401);
+
+    // The session's own token from this server's page: stored as one change by the
+    // session's actor, which the courier's phone then pulls.
+    let ok = act(&a, &[("Origin", &o)], &comment(&token_a));
+    assert_eq!(ok.status, 303, "{}", String::from_utf8_lossy(&ok.body));
+    assert_eq!(changes(), before + 1);
+    let accepted = act(
+        &a,
+        &[("Origin", &o)],
+        &format!("csrf={token_a}&action=accept"),
+    );
+    assert_eq!(accepted.status, 303);
+    // The same action again does not fit the case any more: core refuses it.
+    let twice = act(
+        &a,
+        &[("Origin", &o)],
+        &format!("csrf={token_a}&action=accept"),
+    );
+    assert_eq!(
+        twice.status,
+        409,
+        "{}",
+        String::from_utf8_lossy(&twice.body)
+    );
+    courier.sync();
+    let case = courier.store.case(&id).expect("case");
+    assert!(case.acknowledged);
+    let authors: Vec<&str> = case
+        .timeline
+        .iter()
+        .map(|e| e.event.author.as_str())
+        .collect();
+    assert_eq!(authors, ["courier-1", "lead-c1", "lead-c1"]);
+}
+
+#[test]
+fn sign_in_is_rate_limited_per_address_and_per_member() {
+    let server = Server::start_with(
+        &city(),
+        &[
+            "--enroll-per-minute",
+            "3",
+            "--enroll-failures-per-hour",
+            "2",
+        ],
+    );
+    let o = origin(&server);
+    let from = |last: u8, body: &str| {
+        http_from(
+            IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)),
+            server.addr,
+            "POST",
+            "/console/login",
+            &[FORM, ("Origin", &o)],
+            body.as_bytes(),
+        )
+        .expect("login")
+    };
+    // Per address: three wrong codes, then 429 with Retry-After, also for a right code.
+    for _ in 0..3 {
+        let r = from(21, "code=AAAA-BBBB-CCCC");
+        assert_eq!(r.status, 303);
+    }
+    let code = code_for(&server, "lead-c1");
+    let limited = from(21, &format!("code={code}"));
+    assert_eq!(limited.status, 429);
+    assert!(limited.header("retry-after").is_some());
+    // Another address is not held up, and the code was not spent by the refused attempt.
+    cookie_of(&from(22, &format!("code={code}")));
+
+    // Per member: two wrong passwords from two addresses, then even the right one waits.
+    set_password(&server, "lead-b", "a long enough secret");
+    cookie_of(&from(23, "member=lead-b&password=a+long+enough+secret"));
+    assert_eq!(from(24, "member=lead-b&password=wrong").status, 303);
+    assert_eq!(from(25, "member=lead-b&password=wrong+again").status, 303);
+    let held = from(26, "member=lead-b&password=a+long+enough+secret");
+    assert_eq!(held.status, 429);
+    // Another member's password still works.
+    set_password(&server, "lead-c1", "another long secret");
+    cookie_of(&from(27, "member=lead-c1&password=another+long+secret"));
+    // Sign-in from another site is refused before any of it.
+    let foreign = http(
+        server.addr,
+        "POST",
+        "/console/login",
+        &[FORM, ("Origin", "http://evil.example")],
+        format!("code={}", code_for(&server, "lead-c1")).as_bytes(),
+    )
+    .expect("login");
+    assert_eq!(foreign.status, 403);
+}
