@@ -379,6 +379,7 @@ const QUEUE_MAX: usize = 1000;
 pub async fn queue(
     State(app): State<Arc<App>>,
     s: Session,
+    headers: HeaderMap,
     Query(q): Query<QueueQuery>,
 ) -> Result<Response, Refused> {
     let l = s.lang;
@@ -432,7 +433,7 @@ pub async fn queue(
     let mut frag = Html::new();
     queue_fragment(&mut frag, &s, &open, &overdue, now);
     if q.partial.as_deref() == Some("1") {
-        return Ok(page(StatusCode::OK, frag));
+        return Ok(super::page_for(&headers, StatusCode::OK, frag));
     }
     let mut h = Html::new();
     head(&mut h, l, l.t("nav.queue"));
@@ -442,7 +443,7 @@ pub async fn queue(
     h.raw("<section id=\"queue\" data-live=\"waiting\">")
         .append(frag)
         .raw("</section></main></body></html>");
-    Ok(page(StatusCode::OK, h))
+    Ok(super::page_for(&headers, StatusCode::OK, h))
 }
 
 fn select(
@@ -691,6 +692,7 @@ pub fn probes(s: &Session, now: i64) -> Vec<(&'static str, EventKind)> {
 pub async fn case(
     State(app): State<Arc<App>>,
     s: Session,
+    headers: HeaderMap,
     UrlPath(id): UrlPath<String>,
 ) -> Result<Response, Refused> {
     let l = s.lang;
@@ -810,7 +812,7 @@ pub async fn case(
     h.raw("<h2>").text(l.t("case.map")).raw("</h2>");
     sketch(&mut h, l, &case, &others);
     h.raw("</article></main></body></html>");
-    Ok(page(StatusCode::OK, h))
+    Ok(super::page_for(&headers, StatusCode::OK, h))
 }
 
 fn actions_block(h: &mut Html, s: &Session, case: &Case, now: i64) {
