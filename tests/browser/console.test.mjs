@@ -180,15 +180,31 @@ try {
     await shot(lead.page, "figures-en");
   });
 
-  await step("filters and search narrow the queue", async () => {
+  await step("filters and Chinese full-text search narrow the queue", async () => {
     courier.run("report", "--category", "waste", "--title", "楼道堆物 杂物堵塞", "--grid", "G1");
     courier.run("sync");
-    await lead.page.goto(`${world.url}/console?q=${encodeURIComponent("堆物")}`);
-    assert.equal(await lead.page.textContent("#open-count"), "1");
+    // The search index follows the feed a moment after a sync: look again for up to 3 s.
+    const search = async (q, want) => {
+      for (let i = 0; ; i++) {
+        await lead.page.goto(`${world.url}/console?q=${encodeURIComponent(q)}`);
+        if ((await lead.page.textContent("#open-count")) === want || i >= 30) break;
+        await lead.page.waitForTimeout(100);
+      }
+      assert.equal(await lead.page.textContent("#open-count"), want, q);
+    };
+    await search("堆物", "1");
     assert.match(await lead.page.textContent("#open-cases"), /楼道堆物/);
+    await search("疑似中暑", "1"); // in the flag's description only
+    assert.notEqual(await lead.page.$(`tr[data-id="${caseId}"]`), null);
+    await search("650弄", "1"); // its address
+    await search("中暑 堆物", "0");
     await lead.page.goto(`${world.url}/console?category=person_in_distress`);
-    assert.equal(await lead.page.$(`tr[data-id="${caseId}"]`) !== null, true);
+    assert.notEqual(await lead.page.$(`tr[data-id="${caseId}"]`), null);
     assert.equal(await lead.page.textContent("#open-count"), "1");
+    await lead.page.goto(`${world.url}/console?status=dispatched&unit=U1`);
+    assert.equal(await lead.page.textContent("#open-count"), "1");
+    await lead.page.goto(`${world.url}/console?unit=U2`);
+    assert.equal(await lead.page.textContent("#open-count"), "0");
   });
 
   await step("signing out revokes the session", async () => {

@@ -371,3 +371,74 @@ fn sign_in_is_rate_limited_per_address_and_per_member() {
     .expect("login");
     assert_eq!(foreign.status, 403);
 }
+
+/// The number of open cases the queue page lists for `query` (as a browser would search).
+fn found(server: &Server, cookie: &str, query: &str) -> usize {
+    let mut q = String::new();
+    for b in query.bytes() {
+        q.push_str(&format!("%{b:02X}"));
+    }
+    let page = get(server, &format!("/console?q={q}"), cookie);
+    assert_eq!(page.status, 200);
+    let html = String::from_utf8(page.body).expect("utf-8");
+    let at = html.find("id=\"open-count\">").expect("a count") + 16;
+    html[at..]
+        .split('<')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a number")
+}
+
+#[test]
+fn chinese_search_finds_title_description_and_address_in_the_members_grids_only() {
+    let server = Server::start(&city());
+    let dir = tempfile::tempdir().expect("tmp");
+    let courier = Device::enroll(&server, &server.url, dir.path(), "courier-1");
+    let loc = outpost_core::Location::new(31.3181, 121.5125, outpost_core::Datum::Wgs84)
+        .with_address("殷行路650弄");
+    courier
+        .store
+        .flag_person_in_distress("G1", Some(loc), Some("老人倒地，疑似中暑"), None)
+        .expect("flag");
+    let mut c = outpost_core::NewCase::new(
+        outpost_core::Category::FireHazard,
+        outpost_core::Urgency::Urgent,
+        "楼道堆物 飞线充电",
+        "G2",
+    );
+    c.description = "三楼电动车飞线充电".into();
+    courier.store.create_case(c).expect("case");
+    courier.sync();
+    let lead = cookie_of(&login(
+        &server,
+        &format!("code={}", code_for(&server, "lead-c1")),
+    ));
+    let other = cookie_of(&login(
+        &server,
+        &format!("code={}", code_for(&server, "lead-b")),
+    ));
+    // The index follows the feed a moment after the push.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while found(&server, &lead, "中暑") == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(found(&server, &lead, "中暑"), 1, "in the description");
+    assert_eq!(found(&server, &lead, "650弄"), 1, "in the address");
+    assert_eq!(
+        found(&server, &lead, "飞线充电"),
+        1,
+        "lead-c1 sees G2 too (under C1)"
+    );
+    assert_eq!(
+        found(&server, &lead, "老人 充电"),
+        0,
+        "every bigram must match one case"
+    );
+    assert_eq!(
+        found(&server, &lead, "100%_"),
+        0,
+        "LIKE's wildcards are literal"
+    );
+    assert_eq!(found(&server, &other, "中暑"), 0, "lead-b works in G2 only");
+    assert_eq!(found(&server, &other, "飞线"), 1);
+}

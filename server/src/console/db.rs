@@ -314,7 +314,7 @@ pub fn normalize(s: &str) -> String {
 }
 
 /// `LIKE` pattern matching `text` anywhere, its own `%`, `_` and `\` taken literally.
-fn like_anywhere(text: &str) -> String {
+pub fn like_anywhere(text: &str) -> String {
     let mut p = String::with_capacity(text.len() + 2);
     p.push('%');
     for c in text.chars() {
@@ -337,30 +337,29 @@ pub fn open_cases(
     limit: usize,
 ) -> StoreResult<Vec<CaseRow>> {
     let mut sql = format!("SELECT {CASE_COLUMNS} FROM docs WHERE kind = 'case' AND is_open = TRUE");
-    let like = f.text.as_deref().map(like_anywhere);
     let mut p: Vec<Param<'_>> = vec![limit.into()];
     if let Some(g) = grid {
         p.push(g.into());
         sql.push_str(&format!(" AND grid_id = ?{}", p.len()));
     }
-    if let Some(c) = &f.category {
-        p.push(c.into());
-        sql.push_str(&format!(" AND category = ?{}", p.len()));
-    }
-    if let Some(s) = &f.status {
-        p.push(s.into());
-        sql.push_str(&format!(" AND status = ?{}", p.len()));
-    }
-    if let Some(u) = &f.unit {
-        p.push(u.into());
-        sql.push_str(&format!(" AND assigned_unit = ?{}", p.len()));
-    }
-    if let Some(l) = &like {
-        p.push(l.into());
-        sql.push_str(&format!(" AND lower(title) LIKE ?{} ESCAPE '\\'", p.len()));
-    }
+    push_filters(&mut sql, &mut p, f, "");
     sql.push_str(" ORDER BY urgency_rank, created_at, id LIMIT ?1");
     db.query(&sql, &p)?.into_iter().map(case_row).collect()
+}
+
+/// Appends the category, status and unit conditions of `f` (columns of `docs`, named with
+/// `prefix`) and their parameters.
+pub fn push_filters<'a>(sql: &mut String, p: &mut Vec<Param<'a>>, f: &'a Filter, prefix: &str) {
+    for (col, value) in [
+        ("category", &f.category),
+        ("status", &f.status),
+        ("assigned_unit", &f.unit),
+    ] {
+        if let Some(v) = value {
+            p.push(v.into());
+            sql.push_str(&format!(" AND {prefix}{col} = ?{}", p.len()));
+        }
+    }
 }
 
 /// The cases of one grid with a location drawn on the case page's sketch: their ids, most

@@ -178,7 +178,7 @@ pub const TABLE: &[(&str, &str, &str)] = &[
         "逾期整改与逾期案件",
         "Overdue rectifications and cases",
     ),
-    ("queue.search", "搜索标题", "Search titles"),
+    ("queue.search", "搜索", "Search"),
     ("queue.status", "状态", "Status"),
     ("queue.title", "标题", "Title"),
     ("queue.unit", "单位", "Unit"),

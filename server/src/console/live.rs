@@ -1,11 +1,12 @@
 //! Live updates: which cases changed, told to open consoles as server-sent events.
 //!
-//! One watcher task per process follows the feed's head: woken at once when this process
+//! One watcher task per process (started with the server) follows the feed's head: woken at once when this process
 //! stores a push ([`Live::poke`], called by the sync handler and the console's own
 //! actions), and every second anyway, so that on PostgreSQL a push stored by another server
 //! process reaches this process's consoles too. It reads the documents changed since the
 //! head it last saw (the feed is gap free, so nothing is skipped) and broadcasts their
-//! queue rows; each console's stream keeps the rows of its member's grids.
+//! queue rows; each console's stream keeps the rows of its member's grids. Each round first
+//! brings the search index up to the feed (`search.rs`).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -55,7 +56,7 @@ impl Live {
     }
 
     /// Starts the watcher on first use (a server nobody watches does no polling).
-    fn ensure_started(&self, app: &Arc<App>) {
+    pub fn ensure_started(&self, app: &Arc<App>) {
         if self.started.swap(true, Ordering::SeqCst) {
             return;
         }
@@ -73,6 +74,7 @@ impl Live {
                     _ = app.console.live.wake.notified() => {}
                     _ = tokio::time::sleep(POLL) => {}
                 }
+                index(&storage).await;
                 let Some(now) = head(&storage).await else {
                     continue;
                 };
@@ -100,6 +102,25 @@ impl Live {
                 }
             }
         });
+    }
+}
+
+/// Brings the search index up to the feed (`search.rs`), a round at a time.
+async fn index(storage: &Arc<dyn Storage>) {
+    loop {
+        let s = storage.clone();
+        match tokio::task::spawn_blocking(move || super::search::catch_up(&*s)).await {
+            Ok(Ok(true)) => continue,
+            Ok(Ok(false)) => return,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "console search index could not catch up");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "console search indexing failed");
+                return;
+            }
+        }
     }
 }
 

@@ -13,6 +13,7 @@ pub mod html;
 pub mod i18n;
 pub mod live;
 pub mod pages;
+pub mod search;
 pub mod session;
 
 use std::sync::Arc;
@@ -58,6 +59,11 @@ impl Console {
     pub fn secure(&self) -> bool {
         self.secure.load(Ordering::Relaxed)
     }
+}
+
+/// Starts the console's watcher (live updates, the search index) with the server.
+pub fn start(app: &Arc<App>) {
+    app.console.live.ensure_started(app);
 }
 
 pub fn routes() -> Router<Arc<App>> {

@@ -398,7 +398,9 @@ pub async fn queue(
         category: opt(&q.category, 64),
         status: opt(&q.status, 64),
         unit: opt(&q.unit, 200),
-        text: opt(&q.q, 100).map(|t| db::normalize(&t)),
+        text: opt(&q.q, 100)
+            .map(|t| db::normalize(&t))
+            .filter(|t| !t.is_empty()),
     };
     let limit = q.limit.unwrap_or(200).clamp(1, QUEUE_MAX);
     let grids: Option<Vec<String>> = match (&grid, s.member.role) {
@@ -410,15 +412,15 @@ pub async fn queue(
     let (f, gs) = (filter.clone(), grids.clone());
     let (open, overdue) = tokio::task::spawn_blocking(move || {
         let mut open: Vec<CaseRow> = Vec::new();
-        match &gs {
-            None => open = db::read(&*storage, |db| db::open_cases(db, None, &f, limit))?,
-            Some(gs) => {
-                for g in gs {
-                    open.extend(db::read(&*storage, |db| {
-                        db::open_cases(db, Some(g), &f, limit)
-                    })?);
-                }
-            }
+        let each: Vec<Option<&str>> = match &gs {
+            None => vec![None],
+            Some(gs) => gs.iter().map(|g| Some(g.as_str())).collect(),
+        };
+        for g in each {
+            open.extend(db::read(&*storage, |db| match &f.text {
+                Some(t) => super::search::open_matching(db, g, &f, t, limit),
+                None => db::open_cases(db, g, &f, limit),
+            })?);
         }
         open.sort_by(|a, b| {
             (a.urgency_rank, a.created_at, &a.id).cmp(&(b.urgency_rank, b.created_at, &b.id))

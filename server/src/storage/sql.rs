@@ -310,6 +310,21 @@ pub const SHARED_MIGRATIONS: &[&str] = &[
         phc TEXT NOT NULL,
         set_at BIGINT NOT NULL
     );
+    -- The console's case search (console/search.rs): each case's normalized text and its
+    -- character bigrams, indexed up to the feed position meta.console_search.
+    CREATE TABLE console_search (
+        doc_id TEXT PRIMARY KEY,
+        grid_id TEXT NOT NULL,
+        text TEXT NOT NULL
+    );
+    CREATE TABLE console_grams (
+        gram TEXT NOT NULL,
+        grid_id TEXT NOT NULL,
+        doc_id TEXT NOT NULL,
+        PRIMARY KEY (gram, grid_id, doc_id)
+    );
+    CREATE INDEX console_grams_doc ON console_grams(doc_id);
+    INSERT INTO meta(key, value) VALUES ('console_search', 0);
 "#,
 ];
 
