@@ -442,3 +442,63 @@ fn chinese_search_finds_title_description_and_address_in_the_members_grids_only(
     assert_eq!(found(&server, &other, "中暑"), 0, "lead-b works in G2 only");
     assert_eq!(found(&server, &other, "飞线"), 1);
 }
+
+#[test]
+fn photos_are_served_to_members_who_see_their_case_only() {
+    let server = Server::start(&city());
+    let dir = tempfile::tempdir().expect("tmp");
+    let courier = Device::enroll(&server, &server.url, dir.path(), "courier-1");
+    // A small JPEG-looking file (the store sniffs the type from its first bytes).
+    let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    jpeg.extend((0..40_000u32).map(|i| (i * 7 % 251) as u8));
+    let f = dir.path().join("fall.jpg");
+    std::fs::write(&f, &jpeg).expect("write");
+    let id = courier
+        .store
+        .create_case_with_photos(
+            outpost_core::NewCase::new(
+                outpost_core::Category::PersonInDistress,
+                outpost_core::Urgency::LifeSafety,
+                "老人倒地",
+                "G1",
+            ),
+            &[&f],
+        )
+        .expect("case");
+    let hash = courier.store.case(&id).expect("case").attachments[0].clone();
+    assert_eq!(courier.sync().blobs_uploaded, 1);
+    let lead = cookie_of(&login(
+        &server,
+        &format!("code={}", code_for(&server, "lead-c1")),
+    ));
+    let other = cookie_of(&login(
+        &server,
+        &format!("code={}", code_for(&server, "lead-b")),
+    ));
+    let case_page = String::from_utf8(get(&server, &format!("/console/cases/{id}"), &lead).body)
+        .expect("utf-8");
+    assert!(case_page.contains(&format!("/console/photos/{hash}")));
+    let photo = get(&server, &format!("/console/photos/{hash}"), &lead);
+    assert_eq!(photo.status, 200);
+    assert_eq!(photo.body, jpeg);
+    assert_eq!(photo.header("content-type"), Some("image/jpeg"));
+    assert_eq!(photo.header("x-content-type-options"), Some("nosniff"));
+    // Outside the member's grids, or not a photo anyone references: the same 404.
+    assert_eq!(
+        get(&server, &format!("/console/photos/{hash}"), &other).status,
+        404
+    );
+    assert_eq!(
+        get(&server, &format!("/console/cases/{id}"), &other).status,
+        404
+    );
+    let stranger = "ab".repeat(32);
+    assert_eq!(
+        get(&server, &format!("/console/photos/{stranger}"), &lead).status,
+        404
+    );
+    assert_eq!(
+        get(&server, "/console/photos/..%2F..%2Fetc", &lead).status,
+        404
+    );
+}
