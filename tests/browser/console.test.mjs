@@ -207,6 +207,37 @@ try {
     assert.equal(await lead.page.textContent("#open-count"), "0");
   });
 
+  await step("the responder resolves on the phone; the lead follows up with satisfaction, then reopens", async () => {
+    const responder = world.phone("responder-1");
+    responder.run("sync");
+    responder.run("resolve", caseId, "已送医，家属陪同");
+    responder.run("sync");
+    await lead.page.goto(`${world.url}/console/cases/${caseId}`);
+    assert.equal(await lead.page.getAttribute("#case", "data-status"), "resolved");
+    await lead.page.selectOption("#follow-up-satisfaction", "5");
+    await Promise.all([lead.page.waitForNavigation(), lead.page.click("#do-follow_up")]);
+    assert.equal(await lead.page.getAttribute("#case", "data-status"), "closed");
+    await lead.page.fill("#reopen-reason", "家属反映仍需上门照看");
+    await Promise.all([lead.page.waitForNavigation(), lead.page.click("#do-reopen")]);
+    assert.equal(await lead.page.getAttribute("#case", "data-status"), "reopened");
+    assert.match(await lead.page.textContent("#timeline"), /Satisfaction 5\/5/);
+  });
+
+  await step("concurrent work on a case is kept and the conflict shown, as on the phone", async () => {
+    const id = (await lead.page.goto(`${world.url}/console?q=${encodeURIComponent("堆物")}`),
+      await lead.page.getAttribute("#open-cases tbody tr", "data-id"));
+    const phone = world.phone("lead-1");
+    phone.run("sync");
+    phone.run("accept", id); // offline, on the lead's phone
+    await lead.page.goto(`${world.url}/console/cases/${id}`);
+    await Promise.all([lead.page.waitForNavigation(), lead.page.click("#do-accept")]);
+    phone.run("sync");
+    await lead.page.reload();
+    assert.equal(await lead.page.$$eval("#timeline li[data-kind=accepted]", (l) => l.length), 2);
+    assert.equal(await lead.page.$$eval("#timeline li.conflict", (l) => l.length), 1);
+    await shot(lead.page, "case-conflict-en");
+  });
+
   await step("signing out revokes the session", async () => {
     await lead.page.goto(`${world.url}/console`);
     await Promise.all([lead.page.waitForURL(/login/), lead.page.click(".bar form button")]);

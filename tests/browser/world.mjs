@@ -68,12 +68,16 @@ export class World {
     return execFileSync(SERVER, ["--data-dir", this.data, ...args], { encoding: "utf8" }).trim();
   }
 
-  /** A phone: the CLI's store for `member`, enrolled with an invite code. */
+  /** A phone: the CLI's store for `member`, enrolled with an invite code (once). */
   phone(member) {
+    this.phones ??= new Map();
+    if (this.phones.has(member)) return this.phones.get(member);
     const db = join(this.dir, `${member}.db`);
     const run = (...args) => execFileSync(CLI, ["--db", db, ...args], { encoding: "utf8" }).trim();
     run("enroll", this.url, this.admin("invite", member), "--name", `${member}-phone`);
-    return { member, run };
+    const phone = { member, run };
+    this.phones.set(member, phone);
+    return phone;
   }
 
   stop() {
