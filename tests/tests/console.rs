@@ -502,3 +502,48 @@ fn photos_are_served_to_members_who_see_their_case_only() {
         404
     );
 }
+
+#[test]
+fn what_phones_and_people_typed_is_shown_as_text_never_as_markup() {
+    let server = Server::start(&city());
+    let dir = tempfile::tempdir().expect("tmp");
+    let courier = Device::enroll(&server, &server.url, dir.path(), "courier-1");
+    let hostile = "<script>alert(\"x\")</script><img src=x onerror=alert(1)>";
+    let mut c = outpost_core::NewCase::new(
+        outpost_core::Category::Other,
+        outpost_core::Urgency::Normal,
+        hostile,
+        "G1",
+    );
+    c.description = "\"'><svg onload=alert(2)>".into();
+    let id = courier.store.create_case(c).expect("case");
+    courier.sync();
+    let lead = cookie_of(&login(
+        &server,
+        &format!("code={}", code_for(&server, "lead-c1")),
+    ));
+    let q = "%22%3E%3Cscript%3Ealert(3)%3C%2Fscript%3E";
+    for path in [
+        "/console".to_string(),
+        format!("/console/cases/{id}"),
+        format!("/console?q={q}"),
+    ] {
+        let r = get(&server, &path, &lead);
+        assert_eq!(r.status, 200, "{path}");
+        let html = String::from_utf8(r.body.clone()).expect("utf-8");
+        for bad in [
+            "<script>alert",
+            "<img src=x",
+            "<svg onload",
+            "\"><script>alert(3)",
+        ] {
+            assert!(!html.contains(bad), "{path} carries {bad}");
+        }
+        let csp = r.header("content-security-policy").unwrap_or_default();
+        assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self'"));
+        assert_eq!(r.header("x-frame-options"), Some("DENY"));
+    }
+    let page = String::from_utf8(get(&server, &format!("/console/cases/{id}"), &lead).body)
+        .expect("utf-8");
+    assert!(page.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"));
+}
