@@ -547,3 +547,96 @@ fn what_phones_and_people_typed_is_shown_as_text_never_as_markup() {
         .expect("utf-8");
     assert!(page.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"));
 }
+
+/// Reads a server-sent event stream until `pattern` arrives; `None` after `limit`.
+fn wait_for(
+    stream: &mut std::net::TcpStream,
+    seen: &mut String,
+    pattern: &str,
+    limit: std::time::Duration,
+) -> Option<std::time::Duration> {
+    use std::io::Read;
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 4096];
+    while !seen.contains(pattern) {
+        let left = limit.checked_sub(started.elapsed())?;
+        stream
+            .set_read_timeout(Some(left.max(std::time::Duration::from_millis(1))))
+            .ok()?;
+        match stream.read(&mut buf) {
+            Ok(0) => return None,
+            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+            Err(_) => return None,
+        }
+    }
+    Some(started.elapsed())
+}
+
+/// A flag pushed to the server reaches an open console's event stream at once; on
+/// PostgreSQL the console listens on another server process than the one the phone syncs
+/// with. Only the member's grids are told.
+#[test]
+fn a_flag_reaches_open_consoles_of_its_grid_even_through_another_server_process() {
+    use std::io::Write as _;
+    let server = Server::start(&city());
+    let replica = server.database.is_some().then(|| server.start_replica(&[]));
+    let listen = replica.as_ref().unwrap_or(&server);
+    let lead = cookie_of(&login(
+        &server,
+        &format!("code={}", code_for(&server, "lead-c1")),
+    ));
+    let other = cookie_of(&login(
+        &server,
+        &format!("code={}", code_for(&server, "lead-b")),
+    ));
+    let open = |cookie: &str| {
+        let mut s = std::net::TcpStream::connect(listen.addr).expect("connect");
+        write!(
+            s,
+            "GET /console/events HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}\r\n\r\n",
+            listen.addr
+        )
+        .expect("write");
+        let mut seen = String::new();
+        assert!(
+            wait_for(
+                &mut s,
+                &mut seen,
+                "event: ready",
+                std::time::Duration::from_secs(5)
+            )
+            .is_some(),
+            "{seen}"
+        );
+        assert!(seen.contains("text/event-stream"), "{seen}");
+        (s, seen)
+    };
+    let (mut mine, mut mine_seen) = open(&lead);
+    let (mut theirs, mut theirs_seen) = open(&other);
+    let dir = tempfile::tempdir().expect("tmp");
+    let courier = Device::enroll(&server, &server.url, dir.path(), "courier-1");
+    let id = courier
+        .store
+        .flag_person_in_distress("G1", None, Some("老人倒地"), None)
+        .expect("flag");
+    courier.sync();
+    let took = wait_for(
+        &mut mine,
+        &mut mine_seen,
+        &format!("\"id\":\"{id}\""),
+        std::time::Duration::from_secs(3),
+    );
+    assert!(took.is_some(), "no event within 3 s: {mine_seen}");
+    assert!(mine_seen.contains("\"urgency\":\"life_safety\""));
+    // The lead of G2 hears nothing of a G1 case.
+    assert!(
+        wait_for(
+            &mut theirs,
+            &mut theirs_seen,
+            &id,
+            std::time::Duration::from_millis(1500)
+        )
+        .is_none(),
+        "{theirs_seen}"
+    );
+}
