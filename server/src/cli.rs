@@ -609,7 +609,6 @@ fn serve(data_dir: &Path, database: Option<&str>, args: ServeArgs) -> Res<()> {
         // Console cookies are `Secure` whenever browsers reach the server over TLS.
         app.console
             .set_secure(transport.tls.is_some() || transport.behind_tls_proxy);
-        crate::console::start(&app);
         let sweep_every = Duration::from_millis((policy.idle_ms / 4).clamp(1000, 600_000) as u64);
         crate::blobs::spawn_sweeper(blobs.clone(), sweep_every);
         app.set_blob_store(blobs.clone());

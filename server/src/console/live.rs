@@ -1,12 +1,14 @@
 //! Live updates: which cases changed, told to open consoles as server-sent events.
 //!
-//! One watcher task per process (started with the server) follows the feed's head: woken at once when this process
+//! One watcher task per process (started by the first console request) follows the feed's
+//! head: woken at once when this process
 //! stores a push ([`Live::poke`], called by the sync handler and the console's own
 //! actions), and every second anyway, so that on PostgreSQL a push stored by another server
 //! process reaches this process's consoles too. It reads the documents changed since the
 //! head it last saw (the feed is gap free, so nothing is skipped) and broadcasts their
-//! queue rows; each console's stream keeps the rows of its member's grids. Each round first
-//! brings the search index up to the feed (`search.rs`).
+//! queue rows; each console's stream keeps the rows of its member's grids. When the head
+//! moved, it first brings the search index up to the feed (`search.rs`), at a lower
+//! priority. A server nobody uses the console on does none of this.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -69,56 +71,62 @@ impl Live {
                     None => tokio::time::sleep(POLL).await,
                 }
             };
+            // The head up to which the search index was brought (0: look at once).
+            let mut indexed = 0;
             loop {
+                let Some(now) = head(&storage).await else {
+                    tokio::time::sleep(POLL).await;
+                    continue;
+                };
+                if now > seen {
+                    let s = storage.clone();
+                    let from = seen;
+                    let rows = tokio::task::spawn_blocking(move || {
+                        db::read(&*s, |db| {
+                            let ids = db::changed_docs(db, from, now, ROUND_DOCS)?;
+                            db::case_rows(db, &ids)
+                        })
+                    })
+                    .await;
+                    match rows {
+                        Ok(Ok(rows)) => {
+                            seen = now;
+                            if !rows.is_empty() {
+                                let _ = app.console.live.tx.send(Arc::new(rows));
+                            }
+                        }
+                        Ok(Err(e)) => tracing::warn!(error = %e, "console watcher could not read"),
+                        Err(e) => tracing::warn!(error = %e, "console watcher failed"),
+                    }
+                }
+                // Then the search index, after the consoles were told.
+                if now > indexed && index(&storage).await {
+                    indexed = now;
+                }
                 tokio::select! {
                     _ = app.console.live.wake.notified() => {}
                     _ = tokio::time::sleep(POLL) => {}
-                }
-                index(&storage).await;
-                let Some(now) = head(&storage).await else {
-                    continue;
-                };
-                if now <= seen {
-                    continue;
-                }
-                let s = storage.clone();
-                let from = seen;
-                let rows = tokio::task::spawn_blocking(move || {
-                    db::read(&*s, |db| {
-                        let ids = db::changed_docs(db, from, now, ROUND_DOCS)?;
-                        db::case_rows(db, &ids)
-                    })
-                })
-                .await;
-                match rows {
-                    Ok(Ok(rows)) => {
-                        seen = now;
-                        if !rows.is_empty() {
-                            let _ = app.console.live.tx.send(Arc::new(rows));
-                        }
-                    }
-                    Ok(Err(e)) => tracing::warn!(error = %e, "console watcher could not read"),
-                    Err(e) => tracing::warn!(error = %e, "console watcher failed"),
                 }
             }
         });
     }
 }
 
-/// Brings the search index up to the feed (`search.rs`), a round at a time.
-async fn index(storage: &Arc<dyn Storage>) {
+/// Brings the search index up to the feed (`search.rs`), a round at a time, on a thread of
+/// lower priority (requests come first for the CPU). Whether it got there.
+async fn index(storage: &Arc<dyn Storage>) -> bool {
     loop {
         let s = storage.clone();
-        match tokio::task::spawn_blocking(move || super::search::catch_up(&*s)).await {
+        match crate::pushing::in_background(move || super::search::catch_up(&*s)).await {
             Ok(Ok(true)) => continue,
-            Ok(Ok(false)) => return,
+            Ok(Ok(false)) => return true,
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "console search index could not catch up");
-                return;
+                return false;
             }
             Err(e) => {
                 tracing::warn!(error = %e, "console search indexing failed");
-                return;
+                return false;
             }
         }
     }

@@ -61,7 +61,8 @@ impl Console {
     }
 }
 
-/// Starts the console's watcher (live updates, the search index) with the server.
+/// Starts the console's watcher (live updates, the search index) if it is not running: on
+/// the first console request of this process.
 pub fn start(app: &Arc<App>) {
     app.console.live.ensure_started(app);
 }

@@ -104,7 +104,13 @@ pub struct LoginQuery {
     failed: Option<String>,
 }
 
-pub async fn login_form(headers: HeaderMap, Query(q): Query<LoginQuery>) -> Response {
+pub async fn login_form(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    // The search index catches up while the member signs in.
+    super::start(&app);
     let l = lang_of(&headers);
     let note = match q.failed.as_deref() {
         Some("role") => Some(l.t("login.no_role")),

@@ -231,6 +231,7 @@ impl FromRequestParts<Arc<App>> for Session {
             NoSession::Unauthorized
         };
         let lang = lang_of(&parts.headers);
+        super::start(app);
         let Some(token) = cookie(&parts.headers, COOKIE_NAME)
             .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
         else {
