@@ -65,7 +65,7 @@ pub enum Command {
     /// The workstation console: passwords and sessions.
     #[command(subcommand)]
     Console(ConsoleCmd),
-    /// Revokes device tokens.
+    /// Revokes device tokens (and, for a whole member, console sessions and codes too).
     Revoke {
         #[arg(long, conflicts_with = "member", required_unless_present = "member")]
         device: Option<String>,
@@ -427,6 +427,13 @@ fn run(cli: Cli) -> Res<()> {
                 (None, None) => return Err("name a --device or a --member".into()),
             };
             println!("revoked {n} device(s)");
+            // A member revoked as a whole loses the console too.
+            if let Some(m) = &member {
+                use crate::console::db;
+                let who = db::Revoke::Member(m);
+                let c = db::write(&*storage, |d| db::revoke(d, &who, now_ms()))?;
+                println!("revoked {c} console session(s)");
+            }
         }
         Command::Devices => {
             for d in opened()?.devices()? {

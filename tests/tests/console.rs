@@ -187,8 +187,9 @@ fn revoked_sessions_end_at_once() {
     assert_eq!(get(&server, "/console", &a).status, 200);
     assert!(
         server
-            .admin(&["console", "revoke", "--member", "lead-c1"])
-            .contains("revoked 2")
+            .admin(&["revoke", "--member", "lead-c1"])
+            .contains("revoked 2 console session(s)"),
+        "revoking a member ends its console sessions like its devices"
     );
     for c in [&a, &b] {
         assert_eq!(get(&server, "/console", c).status, 303);
