@@ -60,6 +60,9 @@ pub fn event_of(f: &ActForm, now: i64) -> Result<EventKind, Refused> {
             }
         }
         "comment" => EventKind::Comment { text },
+        "progress" => EventKind::Progress { note: text },
+        "resolve" => EventKind::Resolved { note: text },
+        "cancel" => EventKind::Cancelled { reason: text },
         "reopen" => EventKind::Reopened { reason: text },
         "follow_up" => EventKind::FollowUp(FollowUp {
             visited_at: now,

@@ -56,10 +56,13 @@ impl Lang {
 /// (key, zh-Hans, en), sorted by key (a test checks).
 pub const TABLE: &[(&str, &str, &str)] = &[
     ("action.accept", "接单", "Accept"),
+    ("action.cancel", "取消案件", "Cancel"),
     ("action.comment", "备注", "Comment"),
     ("action.dispatch", "派单", "Dispatch"),
     ("action.follow_up", "回访并结案", "Follow up and close"),
+    ("action.progress", "记录进展", "Record progress"),
     ("action.reopen", "重新打开", "Reopen"),
+    ("action.resolve", "办结", "Resolve"),
     ("action.withheld", "不可用", "Not available"),
     ("case.actions", "可执行的操作", "Actions"),
     ("case.address", "地址", "Address"),

@@ -684,6 +684,8 @@ pub fn probes(s: &Session, now: i64) -> Vec<(&'static str, EventKind)> {
                 deadline: now + 3_600_000,
             },
         ),
+        ("progress", EventKind::Progress { note: "-".into() }),
+        ("resolve", EventKind::Resolved { note: "-".into() }),
         (
             "follow_up",
             EventKind::FollowUp(FollowUp {
@@ -693,6 +695,7 @@ pub fn probes(s: &Session, now: i64) -> Vec<(&'static str, EventKind)> {
             }),
         ),
         ("reopen", EventKind::Reopened { reason: "-".into() }),
+        ("cancel", EventKind::Cancelled { reason: "-".into() }),
         ("comment", EventKind::Comment { text: "-".into() }),
     ]
 }
@@ -823,6 +826,20 @@ pub async fn case(
     Ok(super::page_for(&headers, StatusCode::OK, h))
 }
 
+/// The words on an action's button.
+fn action_key(name: &str) -> &'static str {
+    match name {
+        "accept" => "action.accept",
+        "dispatch" => "action.dispatch",
+        "progress" => "action.progress",
+        "resolve" => "action.resolve",
+        "follow_up" => "action.follow_up",
+        "reopen" => "action.reopen",
+        "cancel" => "action.cancel",
+        _ => "action.comment",
+    }
+}
+
 fn actions_block(h: &mut Html, s: &Session, case: &Case, now: i64) {
     let l = s.lang;
     h.raw("<section class=\"actions\" id=\"actions\"><h2>")
@@ -830,13 +847,7 @@ fn actions_block(h: &mut Html, s: &Session, case: &Case, now: i64) {
         .raw("</h2>");
     let action = format!("/console/cases/{}/act", urlencode(&case.id));
     for (name, probe) in probes(s, now) {
-        let key = match name {
-            "accept" => "action.accept",
-            "dispatch" => "action.dispatch",
-            "follow_up" => "action.follow_up",
-            "reopen" => "action.reopen",
-            _ => "action.comment",
-        };
+        let key = action_key(name);
         if let Err(why) = may_record(&s.member, case, &probe) {
             // Withheld: shown with core's reason, so nobody wonders where a button went.
             h.open("p", &[("class", v("withheld")), ("data-action", v(name))])
@@ -894,10 +905,34 @@ fn actions_block(h: &mut Html, s: &Session, case: &Case, now: i64) {
                     .text(l.t("case.note"))
                     .raw(" <input name=\"text\" maxlength=\"5000\"></label>");
             }
-            "reopen" => {
+            "progress" | "resolve" => {
+                h.raw("<label>")
+                    .text(l.t("case.note"))
+                    .raw(" ")
+                    .open(
+                        "input",
+                        &[
+                            ("name", v("text")),
+                            ("maxlength", v("5000")),
+                            ("id", v(&format!("{name}-note"))),
+                        ],
+                    )
+                    .raw("</label>");
+            }
+            "reopen" | "cancel" => {
                 h.raw("<label>")
                     .text(l.t("case.reason"))
-                    .raw(" <input name=\"text\" required maxlength=\"5000\" id=\"reopen-reason\"></label>");
+                    .raw(" ")
+                    .open(
+                        "input",
+                        &[
+                            ("name", v("text")),
+                            ("required", v("")),
+                            ("maxlength", v("5000")),
+                            ("id", v(&format!("{name}-reason"))),
+                        ],
+                    )
+                    .raw("</label>");
             }
             "comment" => {
                 h.raw("<label>")
