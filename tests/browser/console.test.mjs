@@ -164,7 +164,7 @@ try {
     const csv = await lead.ctx.request.get(`${world.url}/console/figures.csv`);
     assert.equal(csv.status(), 200);
     const text = await csv.text();
-    assert.match(text.split("\r\n")[0], /^scope,id,name,total,open/);
+    assert.match(text.split("\r\n")[0], /^\uFEFFscope,id,name,total,open/);
     assert.match(text, /\ngrid,G1,/);
   });
 

@@ -275,8 +275,10 @@ pub async fn csv(
     Query(p): Query<FigureParams>,
 ) -> Result<Response, Refused> {
     let f = load(&app, &s, p.weeks.unwrap_or(8)).await?;
+    // A byte order mark first: spreadsheet programs set to a Chinese locale read a CSV
+    // without one as GBK and garble every name.
     let mut out = String::from(
-        "scope,id,name,total,open,overdue,overdue_rectifications,resolution_rate,satisfaction_mean,median_response,median_resolve,response_rate",
+        "\u{FEFF}scope,id,name,total,open,overdue,overdue_rectifications,resolution_rate,satisfaction_mean,median_response,median_resolve,response_rate",
     );
     for u in URGENCIES {
         out.push_str(&format!(",response_rate_{u}"));
