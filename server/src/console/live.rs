@@ -35,9 +35,17 @@ const POLL: Duration = Duration::from_secs(1);
 /// re-checks the session.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
+/// What one round of the watcher found.
+pub struct Round {
+    /// The queue rows of the changed cases.
+    rows: Vec<CaseRow>,
+    /// More documents changed than one round reads: every console reloads its queue.
+    truncated: bool,
+}
+
 pub struct Live {
     wake: Notify,
-    tx: broadcast::Sender<Arc<Vec<CaseRow>>>,
+    tx: broadcast::Sender<Arc<Round>>,
     started: AtomicBool,
 }
 
@@ -84,15 +92,18 @@ impl Live {
                     let rows = tokio::task::spawn_blocking(move || {
                         db::read(&*s, |db| {
                             let ids = db::changed_docs(db, from, now, ROUND_DOCS)?;
-                            db::case_rows(db, &ids)
+                            Ok(Round {
+                                truncated: ids.len() >= ROUND_DOCS,
+                                rows: db::case_rows(db, &ids)?,
+                            })
                         })
                     })
                     .await;
                     match rows {
-                        Ok(Ok(rows)) => {
+                        Ok(Ok(round)) => {
                             seen = now;
-                            if !rows.is_empty() {
-                                let _ = app.console.live.tx.send(Arc::new(rows));
+                            if !round.rows.is_empty() || round.truncated {
+                                let _ = app.console.live.tx.send(Arc::new(round));
                             }
                         }
                         Ok(Err(e)) => tracing::warn!(error = %e, "console watcher could not read"),
@@ -163,7 +174,7 @@ pub async fn events(State(app): State<Arc<App>>, session: Session) -> Response {
     app.console.live.ensure_started(&app);
     let rx = app.console.live.tx.subscribe();
     struct St {
-        rx: broadcast::Receiver<Arc<Vec<CaseRow>>>,
+        rx: broadcast::Receiver<Arc<Round>>,
         session: Session,
         app: Arc<App>,
         first: bool,
@@ -198,10 +209,17 @@ pub async fn events(State(app): State<Arc<App>>, session: Session) -> Response {
                     return Some((Ok(Bytes::from("event: reload\ndata: {}\n\n")), st));
                 }
                 Ok(Err(broadcast::error::RecvError::Closed)) => return None,
-                Ok(Ok(rows)) => {
+                Ok(Ok(round)) => {
                     let mut out = Vec::new();
-                    for r in rows.iter().filter(|r| st.session.sees_grid(&r.grid_id)) {
+                    for r in round
+                        .rows
+                        .iter()
+                        .filter(|r| st.session.sees_grid(&r.grid_id))
+                    {
                         out.extend_from_slice(&event(r));
+                    }
+                    if round.truncated {
+                        out.extend_from_slice(b"event: reload\ndata: {}\n\n");
                     }
                     if !out.is_empty() {
                         return Some((Ok(Bytes::from(out)), st));
