@@ -33,6 +33,9 @@ generated=target/uniffi/swift
 bash ios/check-swift-api.sh "$generated"
 
 export IPHONEOS_DEPLOYMENT_TARGET=16.0
+# The phones' SQLite: the workspace's flags without the JSON functions.
+LIBSQLITE3_FLAGS=$(bash scripts/mobile-sqlite-flags.sh)
+export LIBSQLITE3_FLAGS
 for t in "${targets[@]}"; do
     echo "== cargo build $t ($profile)"
     # Only the staticlib: the cdylib is for Android and the JVM tests.

@@ -28,6 +28,20 @@ expect() {
 # The store and its areas.
 expect 'open class Store: StoreProtocol'
 expect 'public static func `open`\(path: String\) throws -> Store'
+expect 'public static func openWithTokenStore\(path: String, tokenStore: TokenStore\) throws -> Store'
+expect 'open func photos\(\) -> Photos '
+
+# The app's token store (Keychain), and photos.
+expect 'public protocol TokenStore: AnyObject, Sendable'
+expect 'func load\(\) throws -> String\?'
+expect 'func save\(token: String\?\) throws'
+expect 'open class Photos: PhotosProtocol'
+expect 'open func path\(hash: String\) throws -> String\?'
+expect 'open func fetch\(hash: String\) async throws -> String'
+expect 'open func subscribe\(listener: PhotoListener\) -> Subscription'
+expect 'public protocol PhotoListener: AnyObject, Sendable'
+expect 'func onPhoto\(event: PhotoEvent\)'
+expect 'case fetched\(hash: String, path: String\)'
 expect 'open func cases\(\) -> Cases'
 expect 'open func inspections\(\) -> Inspections'
 expect 'open func templates\(\) -> Templates'
@@ -39,8 +53,10 @@ expect 'open func subscribe\(listener: DataListener\) -> Subscription'
 
 # Cases.
 expect 'open class Cases: CasesProtocol'
-expect 'open func flagPersonInDistress\(gridId: String, location: Location\? = nil, note: String\? = nil, photo: String\? = nil\) throws -> String'
+expect 'open func flagPersonInDistress\(gridId: String, location: Location\? = nil, note: String\? = nil, photoPath: String\? = nil\) throws -> String'
 expect 'open func create\(newCase: NewCase\) throws -> String'
+expect 'open func createWithPhotos\(newCase: NewCase, photoPaths: \[String\]\) throws -> String'
+expect 'open func addPhoto\(id: String, photoPath: String\) throws -> String'
 expect 'open func edit\(id: String, edit: CaseEdit\) throws'
 expect 'open func record\(id: String, event: EventKind\) throws -> String'
 expect 'open func get\(id: String\) throws -> Case '
@@ -54,6 +70,7 @@ expect 'open func search\(query: String, limit: Int32\) throws -> \[CaseSummary\
 expect 'open class Inspections: InspectionsProtocol'
 expect 'open func start\(templateId: String, site: Site, previousId: String\? = nil\) throws -> String'
 expect 'open func answer\(inspectionId: String, itemId: String, value: AnswerValue, note: String = "", photos: \[String\] = \[\]\) throws'
+expect 'open func answerWithPhotos\(inspectionId: String, itemId: String, value: AnswerValue, note: String = "", photoPaths: \[String\]\) throws -> \[String\]'
 expect 'open func submit\(inspectionId: String\) async throws -> \[String\]'
 expect 'open func get\(id: String\) throws -> Inspection '
 expect 'open func list\(status: InspectionStatus\? = nil, limit: Int32\) throws -> \[InspectionSummary\]'
@@ -85,17 +102,17 @@ expect 'case started'
 expect 'case progress\(progress: SyncProgress\)'
 expect 'case finished\(report: SyncReport\)'
 expect 'case failed\(reason: String\)'
-expect 'timeoutMs: Int64 = Int64\(60000\)'
+expect 'timeoutMs: Int64 = Int64\(25000\)'
 
 # Records and enums the screens use.
 for record in Case CaseSummary TimelineEntry NewCase CaseEdit Location Member Template Section \
     ChecklistItem Site Inspection InspectionSummary ItemAnswers Answer DataChange LiveHandles \
     Enrollment Directory Grid ResponderUnit SyncState SyncProgress SyncReport SyncOptions \
-    RefusedDoc PhotoFailure; do
+    RefusedDoc PhotoFailure PhotoInfo PhotoUsage; do
     expect "public struct $record: Equatable, Hashable"
 done
 for enum in Category Urgency Status Datum Role AnswerKind Severity InspectionStatus EventKind AnswerValue \
-    GridLevel SyncEvent; do
+    GridLevel SyncEvent PhotoEvent PhotoState; do
     expect "public enum $enum: Equatable, Hashable"
 done
 expect 'case personInDistress'
@@ -108,7 +125,7 @@ expect 'public let acknowledged: Bool|public var acknowledged: Bool'
 # One error enum, with a readable message per variant.
 expect 'public enum OutpostError: Swift.Error'
 for variant in Invalid Forbidden WrongState NotFound NoMember NotAStore Corrupt TooNew Storage Internal \
-    NotEnrolled Unauthorized Network Rejected Server Protocol; do
+    NotEnrolled Unauthorized Network Rejected Server Protocol PhotoNotOnDevice; do
     expect "case $variant\(message: String\)"
 done
 

@@ -1,6 +1,8 @@
-// The Android app: Compose screens and platform glue (camera, fused location, WorkManager,
-// Android Keystore) over the `outpost` library. Every rule and every byte of storage is in
-// Rust; what a screen shows and which buttons it offers come from the facade (app.outpost).
+// The Android app: the shared Compose screens (../screens, compiled in as sources, as the
+// desktop stories compile them) and the Android platform glue (activity-result launchers for
+// the camera and permissions, fused location, WorkManager, Android Keystore, navigation) over
+// the `outpost` library. Every rule and every byte of storage is in Rust; what a screen shows
+// and which buttons it offers come from the facade (app.outpost).
 import org.jetbrains.kotlin.gradle.dsl.JvmTarget
 
 plugins {
@@ -35,6 +37,10 @@ android {
 
     buildFeatures { compose = true }
 
+    // The screens shared with the desktop stories (android/screens), written against
+    // androidx.compose.* only.
+    sourceSets["main"].java.srcDir("../screens/src/main/kotlin")
+
     compileOptions {
         sourceCompatibility = JavaVersion.VERSION_17
         targetCompatibility = JavaVersion.VERSION_17
@@ -49,8 +55,6 @@ dependencies {
     implementation(project(":outpost"))
     implementation(libs.androidx.core.ktx)
     implementation(libs.androidx.activity.compose)
-    implementation(libs.androidx.lifecycle.runtime.compose)
-    implementation(libs.androidx.lifecycle.viewmodel.compose)
     implementation(libs.androidx.navigation.compose)
     implementation(libs.androidx.work.runtime)
     implementation(libs.play.services.location)
@@ -59,6 +63,4 @@ dependencies {
     implementation(libs.compose.ui)
     implementation(libs.compose.material3)
     implementation(libs.compose.material.icons)
-    implementation(libs.compose.ui.tooling.preview)
-    debugImplementation(libs.compose.ui.tooling)
 }

@@ -63,6 +63,12 @@ val generateBindings by tasks.registering(Exec::class) {
     outputs.dir(generatedKotlin)
 }
 
+/** The phones' SQLite: the workspace's build flags without the JSON functions. */
+val mobileSqliteFlags: Provider<String> = providers.exec {
+    workingDir = repoRoot
+    commandLine("bash", "scripts/mobile-sqlite-flags.sh")
+}.standardOutput.asText.map { it.trim() }
+
 /** One cargo-ndk build per ABI: build/rustJniLibs/<abi>/liboutpost_ffi.so, release-mobile profile. */
 val cargoNdkTasks = abis.map { abi ->
     val name = "cargoNdk" + abi.split('-', '_').joinToString("") { it.replaceFirstChar(Char::uppercase) }
@@ -74,6 +80,7 @@ val cargoNdkTasks = abis.map { abi ->
             "cargo", "ndk", "--target", abi, "--platform", "$minSdkVersion", "--output-dir", rustJniLibs.path,
             "build", "--locked", "-p", "outpost-ffi", "--lib", "--profile", "release-mobile",
         )
+        environment("LIBSQLITE3_FLAGS", mobileSqliteFlags.get())
         inputs.files(rustSources)
         outputs.file(File(rustJniLibs, "$abi/liboutpost_ffi.so"))
     }

@@ -24,6 +24,10 @@ pub enum OutpostError {
     WrongState { reason: String },
     #[error("{reason}")]
     NotFound { reason: String },
+    /// A photo named by its hash that this device does not hold: attach photos from their
+    /// files (`Cases.create_with_photos`, `add_photo`, `Inspections.answer_with_photos`).
+    #[error("{reason}")]
+    PhotoNotOnDevice { reason: String },
     /// No member is set on this device yet.
     #[error("{reason}")]
     NoMember { reason: String },
@@ -83,6 +87,11 @@ impl From<CoreError> for OutpostError {
         let reason = e.to_string();
         match e {
             // The variant already says "invalid input": keep only the precise part.
+            CoreError::Invalid(v @ outpost_core::ValidationError::PhotoNotOnDevice(_)) => {
+                OutpostError::PhotoNotOnDevice {
+                    reason: v.to_string(),
+                }
+            }
             CoreError::Invalid(v) => OutpostError::Invalid {
                 reason: v.to_string(),
             },
@@ -95,7 +104,9 @@ impl From<CoreError> for OutpostError {
                 OutpostError::Corrupt { reason }
             }
             CoreError::TooNew { .. } => OutpostError::TooNew { reason },
-            CoreError::Storage(_) | CoreError::Io(_) => OutpostError::Storage { reason },
+            CoreError::Storage(_) | CoreError::Io(_) | CoreError::TokenStore(_) => {
+                OutpostError::Storage { reason }
+            }
         }
     }
 }
@@ -106,7 +117,13 @@ impl From<SyncError> for OutpostError {
         match e {
             SyncError::NotEnrolled => OutpostError::NotEnrolled { reason },
             SyncError::Unauthorized(_) => OutpostError::Unauthorized { reason },
-            SyncError::Network(_) => OutpostError::Network { reason },
+            // The message names the cause: timed out, refused, closed, TLS.
+            SyncError::Network(_)
+            | SyncError::TimedOut(_)
+            | SyncError::Refused(_)
+            | SyncError::Closed(_)
+            | SyncError::Tls(_) => OutpostError::Network { reason },
+            SyncError::Insecure(_) => OutpostError::Invalid { reason },
             SyncError::Rejected { .. } => OutpostError::Rejected { reason },
             SyncError::Server { .. } => OutpostError::Server { reason },
             SyncError::Protocol(_) => OutpostError::Protocol { reason },
@@ -152,6 +169,14 @@ mod tests {
         let e: OutpostError = SyncError::Network("connection refused".into()).into();
         assert!(matches!(e, OutpostError::Network { .. }));
         assert_eq!(e.to_string(), "cannot reach the server: connection refused");
+
+        let e: OutpostError =
+            CoreError::Invalid(ValidationError::PhotoNotOnDevice("ab".repeat(32))).into();
+        assert!(matches!(e, OutpostError::PhotoNotOnDevice { .. }), "{e:?}");
+        assert!(e.to_string().contains("is not on this device"), "{e}");
+        let e: OutpostError = CoreError::TokenStore("keychain locked".into()).into();
+        assert!(matches!(e, OutpostError::Storage { .. }), "{e:?}");
+        assert!(e.to_string().contains("keychain locked"), "{e}");
 
         let e: OutpostError = CoreError::NoMember.into();
         assert!(matches!(e, OutpostError::NoMember { .. }));

@@ -1,4 +1,4 @@
-//! "Data changed" and "sync progress" listeners: the foreign side registers one and gets a
+//! "Data changed", "sync progress" and "photo progress" listeners: the foreign side registers one and gets a
 //! [`Subscription`] handle; cancelling, closing or dropping the handle stops the calls.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use crate::live;
+use crate::photos::PhotoListener;
 use crate::store::Shared;
 use crate::sync::SyncListener;
 
@@ -111,6 +112,7 @@ impl Listeners<dyn DataListener> {
 pub(crate) enum Kind {
     Data,
     Sync,
+    Photo,
 }
 
 /// Keeps a listener registered. `cancel()`, closing it or letting it be collected stops it.
@@ -129,6 +131,10 @@ impl Subscription {
 
     pub(crate) fn sync(shared: &Arc<Shared>, listener: Arc<dyn SyncListener>) -> Self {
         Self::new(shared, Kind::Sync, shared.sync_listeners.add(listener))
+    }
+
+    pub(crate) fn photo(shared: &Arc<Shared>, listener: Arc<dyn PhotoListener>) -> Self {
+        Self::new(shared, Kind::Photo, shared.photo_listeners.add(listener))
     }
 
     fn new(shared: &Arc<Shared>, kind: Kind, id: u64) -> Self {
@@ -152,6 +158,7 @@ impl Subscription {
             match self.kind {
                 Kind::Data => shared.listeners.remove(self.id),
                 Kind::Sync => shared.sync_listeners.remove(self.id),
+                Kind::Photo => shared.photo_listeners.remove(self.id),
             }
         }
     }

@@ -13,21 +13,37 @@ use tokio::runtime::{Builder, Runtime};
 use crate::error::{OutpostError, Result};
 
 static RUNTIME: OnceLock<std::result::Result<Runtime, String>> = OnceLock::new();
+static DRIVER: OnceLock<std::result::Result<(), String>> = OnceLock::new();
 
 /// The process-wide runtime, started on first use. Lives until the process ends.
+///
+/// One thread of its own drives it (network work is I/O-bound; store work goes to the
+/// blocking pool), which keeps tokio's multi-threaded scheduler out of the mobile library.
 pub(crate) fn runtime() -> Result<&'static Runtime> {
-    RUNTIME
+    let failed =
+        |e: &String| OutpostError::internal(format!("could not start the background runtime: {e}"));
+    let rt = RUNTIME
         .get_or_init(|| {
-            Builder::new_multi_thread()
+            Builder::new_current_thread()
                 .enable_all()
-                .worker_threads(2)
                 .max_blocking_threads(8)
                 .thread_name("outpost-rt")
                 .build()
                 .map_err(|e| e.to_string())
         })
         .as_ref()
-        .map_err(|e| OutpostError::internal(format!("could not start the background runtime: {e}")))
+        .map_err(failed)?;
+    DRIVER
+        .get_or_init(|| {
+            std::thread::Builder::new()
+                .name("outpost-rt".into())
+                .spawn(move || rt.block_on(std::future::pending::<()>()))
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(failed)?;
+    Ok(rt)
 }
 
 /// Runs blocking store work on the runtime's blocking pool and waits for it without

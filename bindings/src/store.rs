@@ -12,8 +12,10 @@ use outpost_core as core;
 use crate::error::{OutpostError, Result};
 use crate::listener::{DataChange, DataListener, Listeners, Subscription};
 use crate::live;
+use crate::photos::{PhotoListener, Photos};
 use crate::runtime::blocking;
 use crate::sync::{Sync, SyncListener, SyncShared};
+use crate::token::{Foreign, TokenStore};
 use crate::types::{
     Case, CaseEdit, CaseSummary, Category, EventKind, Inspection, InspectionStatus,
     InspectionSummary, Location, Member, NewCase, Site, Template,
@@ -24,7 +26,10 @@ pub(crate) struct Shared {
     pub(crate) store: core::Store,
     pub(crate) listeners: Listeners<dyn DataListener>,
     pub(crate) sync_listeners: Listeners<dyn SyncListener>,
+    pub(crate) photo_listeners: Listeners<dyn PhotoListener>,
     pub(crate) sync: SyncShared,
+    /// Held for the whole of a photo download (two would write the same part file).
+    pub(crate) fetching: tokio::sync::Mutex<()>,
 }
 
 impl Shared {
@@ -47,7 +52,7 @@ impl Drop for Shared {
 }
 
 /// A list window from the foreign side, where integers are signed.
-fn window(limit: i32, offset: i32) -> Result<(i64, i64)> {
+pub(crate) fn window(limit: i32, offset: i32) -> Result<(i64, i64)> {
     if limit < 0 || offset < 0 {
         return Err(OutpostError::invalid(format!(
             "limit and offset must not be negative (got {limit} and {offset})"
@@ -67,27 +72,26 @@ pub struct Store {
     cases: Arc<Cases>,
     inspections: Arc<Inspections>,
     templates: Arc<Templates>,
+    photos: Arc<Photos>,
     sync: Arc<Sync>,
 }
 
-#[uniffi::export]
 impl Store {
-    /// Opens or creates the store at `path`. A file that is not an Outpost database is left
-    /// untouched and reported as `NotAStore`.
-    #[uniffi::constructor]
-    pub fn open(path: String) -> Result<Arc<Self>> {
-        if path.trim().is_empty() {
-            return Err(OutpostError::invalid("the database path must not be empty"));
-        }
-        let store = core::Store::open(&path)?;
+    pub(crate) fn core(&self) -> &core::Store {
+        &self.shared.store
+    }
+
+    fn wrap(store: core::Store) -> Arc<Self> {
         live::STORES.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::new(Shared {
             store,
             listeners: Listeners::default(),
             sync_listeners: Listeners::default(),
+            photo_listeners: Listeners::default(),
             sync: SyncShared::default(),
+            fetching: tokio::sync::Mutex::new(()),
         });
-        Ok(Arc::new(Store {
+        Arc::new(Store {
             cases: Arc::new(Cases {
                 shared: shared.clone(),
             }),
@@ -97,11 +101,49 @@ impl Store {
             templates: Arc::new(Templates {
                 shared: shared.clone(),
             }),
+            photos: Arc::new(Photos {
+                shared: shared.clone(),
+            }),
             sync: Arc::new(Sync {
                 shared: shared.clone(),
             }),
             shared,
-        }))
+        })
+    }
+}
+
+fn checked_path(path: &str) -> Result<()> {
+    if path.trim().is_empty() {
+        return Err(OutpostError::invalid("the database path must not be empty"));
+    }
+    Ok(())
+}
+
+#[uniffi::export]
+impl Store {
+    /// Opens or creates the store at `path`, with the device token in `<path>.token`, a file
+    /// only this app's user may read. Apps pass their Keystore or Keychain instead
+    /// (`open_with_token_store`). A file that is not an Outpost database is left untouched
+    /// and reported as `NotAStore`.
+    #[uniffi::constructor]
+    pub fn open(path: String) -> Result<Arc<Self>> {
+        checked_path(&path)?;
+        Ok(Store::wrap(core::Store::open(&path)?))
+    }
+
+    /// Opens or creates the store at `path`, with the device token kept by `token_store`
+    /// (never in the database). A token an older version kept in the database moves there
+    /// now and is erased from the database's files.
+    #[uniffi::constructor]
+    pub fn open_with_token_store(
+        path: String,
+        token_store: Arc<dyn TokenStore>,
+    ) -> Result<Arc<Self>> {
+        checked_path(&path)?;
+        let tokens = Arc::new(Foreign(token_store));
+        Ok(Store::wrap(core::Store::open_with_token_store(
+            &path, tokens,
+        )?))
     }
 
     pub fn path(&self) -> String {
@@ -144,6 +186,11 @@ impl Store {
         self.templates.clone()
     }
 
+    /// Photo files, downloads and their progress.
+    pub fn photos(&self) -> Arc<Photos> {
+        self.photos.clone()
+    }
+
     /// Enrollment with the server and sync.
     pub fn sync(&self) -> Arc<Sync> {
         self.sync.clone()
@@ -175,33 +222,73 @@ pub struct Cases {
     shared: Arc<Shared>,
 }
 
+impl Cases {
+    pub(crate) fn store(&self) -> &core::Store {
+        &self.shared.store
+    }
+}
+
 #[uniffi::export]
 impl Cases {
     /// The courier's one-tap flag: a life-safety "person in distress" case, saved at once,
     /// also without a location fix. Returns the case id.
-    #[uniffi::method(default(location = None, note = None, photo = None))]
+    ///
+    /// `photo_path` is a photo file from the camera. It is checked first (a file that is not
+    /// a photo fails with `Invalid` and nothing is saved), then the flag is saved and the
+    /// photo added to its timeline: a photo never holds up the flag itself.
+    #[uniffi::method(default(location = None, note = None, photo_path = None))]
     pub fn flag_person_in_distress(
         &self,
         grid_id: String,
         location: Option<Location>,
         note: Option<String>,
-        photo: Option<String>,
+        photo_path: Option<String>,
     ) -> Result<String> {
-        let id = self.shared.store.flag_person_in_distress(
+        let store = &self.shared.store;
+        let photo = photo_path.map(|p| store.import_photo(p)).transpose()?;
+        let id = store.flag_person_in_distress(
             &grid_id,
             location.map(Into::into),
             note.as_deref(),
-            photo.as_deref(),
+            None,
         )?;
+        let attached = photo.map(|b| store.add_imported_photo_to_case(&id, &b));
         self.shared.cases_changed(vec![id.clone()]);
+        attached.transpose()?;
         Ok(id)
     }
 
-    /// Opens a case from the report form. Returns its id.
+    /// Opens a case from the report form. Returns its id. Its `attachments` may name only
+    /// photos this device holds; new photos come as files (`create_with_photos`).
     pub fn create(&self, new_case: NewCase) -> Result<String> {
         let id = self.shared.store.create_case(new_case.into())?;
         self.shared.cases_changed(vec![id.clone()]);
         Ok(id)
+    }
+
+    /// Opens a case with photos from these files (from the camera), in one transaction:
+    /// each file is checked (JPEG, PNG, WebP or HEIC, at most 20 MiB) and copied beside the
+    /// database under its SHA-256, which the case's attachments then name. The files given
+    /// may be deleted afterwards. Returns the case id.
+    pub fn create_with_photos(
+        &self,
+        new_case: NewCase,
+        photo_paths: Vec<String>,
+    ) -> Result<String> {
+        let id = self
+            .shared
+            .store
+            .create_case_with_photos(new_case.into(), &photo_paths)?;
+        self.shared.cases_changed(vec![id.clone()]);
+        Ok(id)
+    }
+
+    /// Adds the photo in this file to a case's timeline (a `PhotoAdded` event). Returns the
+    /// photo's hash.
+    pub fn add_photo(&self, id: String, photo_path: String) -> Result<String> {
+        let hash = self.shared.store.add_photo_to_case(&id, &photo_path)?;
+        self.shared.cases_changed(vec![id]);
+        Ok(hash)
     }
 
     /// Corrects fields of a case; recorded in its timeline as an edit.
@@ -209,6 +296,14 @@ impl Cases {
         self.shared.store.edit_case(&id, edit.into())?;
         self.shared.cases_changed(vec![id]);
         Ok(())
+    }
+
+    /// Moves a case to another grid (administrators only; offered as `Action::Move`).
+    /// Returns the event id.
+    pub fn move_to_grid(&self, id: String, grid_id: String) -> Result<String> {
+        let event_id = self.shared.store.move_case(&id, &grid_id)?;
+        self.shared.cases_changed(vec![id]);
+        Ok(event_id)
     }
 
     /// Records one timeline event (accept, dispatch, progress, resolve, follow-up, reopen,
@@ -278,6 +373,12 @@ pub struct Inspections {
     shared: Arc<Shared>,
 }
 
+impl Inspections {
+    pub(crate) fn store(&self) -> &core::Store {
+        &self.shared.store
+    }
+}
+
 #[uniffi::export]
 impl Inspections {
     /// Starts a walkthrough of `site` with the newest version of a template; `previous_id`
@@ -298,7 +399,8 @@ impl Inspections {
         Ok(id)
     }
 
-    /// Answers one item. Answering again replaces this member's answer.
+    /// Answers one item. Answering again replaces this member's answer. `photos` may name
+    /// only photos this device holds; new ones come as files (`answer_with_photos`).
     #[uniffi::method(default(note = "", photos = []))]
     pub fn answer(
         &self,
@@ -313,6 +415,28 @@ impl Inspections {
             .answer(&inspection_id, &item_id, value.into(), &note, &photos)?;
         self.inspection_changed(inspection_id, Vec::new());
         Ok(())
+    }
+
+    /// Answers one item with photos from these files (from the camera), in one transaction:
+    /// each is checked and copied beside the database under its SHA-256. Returns the hashes.
+    #[uniffi::method(default(note = ""))]
+    pub fn answer_with_photos(
+        &self,
+        inspection_id: String,
+        item_id: String,
+        value: crate::types::AnswerValue,
+        note: String,
+        photo_paths: Vec<String>,
+    ) -> Result<Vec<String>> {
+        let hashes = self.shared.store.answer_with_photos(
+            &inspection_id,
+            &item_id,
+            value.into(),
+            &note,
+            &photo_paths,
+        )?;
+        self.inspection_changed(inspection_id, Vec::new());
+        Ok(hashes)
     }
 
     /// Submits the walkthrough: each failed item raises a hazard case with a rectification

@@ -43,19 +43,23 @@ impl Default for SyncShared {
 }
 
 impl Listeners<dyn SyncListener> {
-    fn send(&self, event: SyncEvent) {
+    pub(crate) fn send(&self, event: SyncEvent) {
         self.each(|l| {
             let _ignored = l.on_event(event.clone());
         });
     }
 }
 
-/// Passes core's progress reports to the registered sync listeners.
-struct Progress<'a>(&'a Listeners<dyn SyncListener>);
+/// Passes core's progress reports to the registered sync listeners, and photo uploads to
+/// the photo listeners too.
+struct Progress<'a>(&'a Shared);
 
 impl core_sync::SyncListener for Progress<'_> {
     fn progress(&self, p: &core_sync::SyncProgress) {
-        self.0.send(SyncEvent::Progress { progress: p.into() });
+        self.0
+            .sync_listeners
+            .send(SyncEvent::Progress { progress: p.into() });
+        crate::photos::upload_progress(self.0, p);
     }
 }
 
@@ -66,6 +70,14 @@ fn checked_url(url: &str) -> Result<String> {
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));
     match host {
+        // The library leaves Unicode domain tables out (about 100 KB): an internationalised
+        // name is written in its ASCII (xn--) form.
+        Some(h) if !h.split(['/', '?', '#']).next().unwrap_or(h).is_ascii() => {
+            Err(OutpostError::invalid(format!(
+                "write the server's name in its ASCII form (xn--…), as the browser shows it \
+             when copied (got '{url}')"
+            )))
+        }
         Some(h) if !h.is_empty() && !h.starts_with('/') && !h.contains(char::is_whitespace) => {
             Ok(url.to_string())
         }
@@ -100,7 +112,7 @@ impl Shared {
         Ok(SyncClient::new(cfg)?)
     }
 
-    fn enrolled_client(&self) -> Result<SyncClient> {
+    pub(crate) fn enrolled_client(&self) -> Result<SyncClient> {
         let url = self
             .store
             .sync_state()?
@@ -166,7 +178,7 @@ impl Sync {
             shared.sync_listeners.send(SyncEvent::Started);
             let outcome = match shared.enrolled_client() {
                 Ok(client) => client
-                    .sync(&shared.store, Some(&Progress(&shared.sync_listeners)))
+                    .sync(&shared.store, Some(&Progress(&shared)))
                     .await
                     .map(SyncReport::from)
                     .map_err(OutpostError::from),
@@ -304,6 +316,7 @@ mod tests {
             "https://",
             "http:///x",
             "http://a b",
+            "https://政务.中国",
         ] {
             assert!(
                 matches!(checked_url(bad), Err(OutpostError::Invalid { .. })),

@@ -202,8 +202,20 @@ impl From<CaseEdit> for core::CaseEdit {
     }
 }
 
+impl From<core::CaseEdit> for CaseEdit {
+    fn from(e: core::CaseEdit) -> Self {
+        CaseEdit {
+            category: e.category.map(Into::into),
+            urgency: e.urgency.map(Into::into),
+            title: e.title,
+            description: e.description,
+            location: e.location.map(Into::into),
+        }
+    }
+}
+
 /// One thing that happened to a case. Also what `Cases.record` takes: every kind except
-/// `Created`, `Edited` and `Unknown`, which only core writes.
+/// `Created`, `Edited`, `Moved` and `Unknown`, which have their own calls or only core writes.
 #[derive(Debug, Clone, PartialEq, uniffi::Enum)]
 pub enum EventKind {
     Created,
@@ -235,8 +247,13 @@ pub enum EventKind {
     PhotoAdded {
         hash: String,
     },
+    /// Corrections to the case's text, category, urgency or place.
     Edited {
-        fields: String,
+        edit: CaseEdit,
+    },
+    /// An administrator moved the case to another grid.
+    Moved {
+        grid_id: String,
     },
     /// Written by a newer version of the app; shown, never interpreted.
     Unknown {
@@ -262,7 +279,8 @@ impl From<core::EventKind> for EventKind {
             K::Cancelled { reason } => EventKind::Cancelled { reason },
             K::Comment { text } => EventKind::Comment { text },
             K::PhotoAdded { hash } => EventKind::PhotoAdded { hash },
-            K::Edited { fields } => EventKind::Edited { fields },
+            K::Edited(e) => EventKind::Edited { edit: e.into() },
+            K::Moved { grid_id } => EventKind::Moved { grid_id },
             K::Unknown { name } => EventKind::Unknown { name },
         }
     }
@@ -290,7 +308,8 @@ impl From<EventKind> for core::EventKind {
             EventKind::Cancelled { reason } => K::Cancelled { reason },
             EventKind::Comment { text } => K::Comment { text },
             EventKind::PhotoAdded { hash } => K::PhotoAdded { hash },
-            EventKind::Edited { fields } => K::Edited { fields },
+            EventKind::Edited { edit } => K::Edited(edit.into()),
+            EventKind::Moved { grid_id } => K::Moved { grid_id },
             EventKind::Unknown { name } => K::Unknown { name },
         }
     }
@@ -428,6 +447,10 @@ pub struct CaseSummary {
     pub updated_at: i64,
     pub deadline: Option<i64>,
     pub conflicts: i64,
+    /// Still to be worked on (not resolved, closed or cancelled).
+    pub is_open: bool,
+    /// Open and past its deadline, by this device's clock when the list was read.
+    pub is_overdue: bool,
 }
 
 impl From<core::CaseSummary> for CaseSummary {
@@ -446,6 +469,8 @@ impl From<core::CaseSummary> for CaseSummary {
             updated_at: s.updated_at,
             deadline: s.deadline,
             conflicts: s.conflicts,
+            is_open: s.is_open,
+            is_overdue: s.is_overdue,
         }
     }
 }
@@ -798,8 +823,12 @@ mod tests {
             K::Cancelled { reason: "b".into() },
             K::Comment { text: "c".into() },
             K::PhotoAdded { hash: "d".into() },
-            K::Edited {
-                fields: "title".into(),
+            K::Edited(core::CaseEdit {
+                title: Some("t".into()),
+                ..Default::default()
+            }),
+            K::Moved {
+                grid_id: "g2".into(),
             },
             K::Unknown {
                 name: "escalated".into(),
@@ -1056,8 +1085,9 @@ pub enum SyncEvent {
 /// Network settings for the syncs, enrollments and directory refreshes that follow.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct SyncOptions {
-    /// Whole-request time limit.
-    #[uniffi(default = 60000)]
+    /// A request that makes no progress for this long is given up (an idle timeout, not a
+    /// limit on a slow body that keeps moving).
+    #[uniffi(default = 25000)]
     pub timeout_ms: i64,
     #[uniffi(default = 10000)]
     pub connect_timeout_ms: i64,
@@ -1069,7 +1099,7 @@ pub struct SyncOptions {
 impl Default for SyncOptions {
     fn default() -> Self {
         SyncOptions {
-            timeout_ms: 60_000,
+            timeout_ms: 25_000,
             connect_timeout_ms: 10_000,
             retries: 4,
         }

@@ -12,6 +12,8 @@ use outpost_core::{AnswerValue, Datum, EventKind, FollowUp, Location, Role, Site
 use outpost_server::{App, Directory, Limits, MemberEntry, SqliteStorage, Storage};
 
 use crate::device::{Res, show};
+use crate::jpeg;
+use crate::say;
 
 const GRID: &str = "yinhang-1-3";
 const OTHER_GRID: &str = "yinhang-1-4";
@@ -87,12 +89,23 @@ struct World {
 impl World {
     fn sync(&mut self, p: &Phone, why: &str) -> Res<SyncReport> {
         let r = self.rt.block_on(self.client.sync(&p.store, None))?;
-        println!(
-            "   {:<6} synced: pushed {} doc(s), pulled {} change(s), {} round trip(s)",
-            p.name, r.pushed_docs, r.pulled_changes, r.round_trips
+        say!(
+            "   {:<6} synced: pushed {} doc(s), pulled {} change(s), {} round trip(s){}",
+            p.name,
+            r.pushed_docs,
+            r.pulled_changes,
+            r.round_trips,
+            if r.blobs_uploaded > 0 {
+                format!(", uploaded {} photo(s)", r.blobs_uploaded)
+            } else {
+                String::new()
+            }
         );
+        for (hash, why) in &r.blobs_failed {
+            say!("     photo {hash} failed: {why}");
+        }
         for x in &r.refused {
-            println!("     refused {}: {}", x.id, x.reason);
+            say!("     refused {}: {}", x.id, x.reason);
         }
         self.figures
             .push((format!("{} · {why}", p.name), r.clone()));
@@ -112,6 +125,9 @@ pub fn run() -> Res<()> {
     let url = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let app = App::new(storage.clone(), Limits::default());
+    app.set_blob_store(Arc::new(outpost_server::blobs::SqliteBlobStore::open(
+        dir.path().join("server-blobs.db"),
+    )?));
     let server = rt.spawn(outpost_server::serve(
         app,
         listener,
@@ -120,7 +136,7 @@ pub fn run() -> Res<()> {
         },
         Duration::from_secs(5),
     ));
-    println!("== 0. Server on {url}, SQLite in {}", dir.path().display());
+    say!("== 0. Server on {url}, SQLite in {}", dir.path().display());
     let mut world = World {
         client: SyncClient::new(SyncConfig::new(&url))?,
         rt,
@@ -133,7 +149,7 @@ pub fn run() -> Res<()> {
         let out = world
             .rt
             .block_on(world.client.enroll(&store, &code, name))?;
-        println!(
+        say!(
             "   {name:<6} enrolled with invite {code} as {} ({})",
             out.directory.member.name,
             out.directory.member.role.as_str()
@@ -147,7 +163,7 @@ pub fn run() -> Res<()> {
     let sun = enroll("sun", "gm-sun")?;
     let wu = enroll("wu", "resp-wu")?;
 
-    println!("== 1. The courier flags a fallen elder with no signal");
+    say!("== 1. The courier flags a fallen elder with no signal");
     let spot = Location::new(31.3178, 121.5203, Datum::Wgs84)
         .with_accuracy(12.0)
         .with_address("殷行路650弄 小区门口");
@@ -157,9 +173,20 @@ pub fn run() -> Res<()> {
         Some("老人倒地，疑似中暑"),
         None,
     )?;
-    println!("   saved {flag} at once, offline");
+    say!("   saved {flag} at once, offline");
+    // The camera's file: a small real JPEG stands in for the photo.
+    let lane_jpg = dir.path().join("lane-650.jpg");
+    std::fs::write(
+        &lane_jpg,
+        jpeg::blocks(96, 64, |c, r| (40 + c * 14 + r * 9) as u8),
+    )?;
+    let lane_photo = courier.store.add_photo_to_case(&flag, &lane_jpg)?;
+    say!(
+        "   and adds the photo she took ({} bytes): {lane_photo}",
+        std::fs::metadata(&lane_jpg)?.len()
+    );
 
-    println!("== 2. Li opens a fire-safety walkthrough; Zhao picks it up before both go offline");
+    say!("== 2. Li opens a fire-safety walkthrough; Zhao picks it up before both go offline");
     let mut site = Site::new("殷行路650弄 12号楼", GRID);
     site.address = Some("殷行路650弄12号".into());
     let insp = li
@@ -168,13 +195,24 @@ pub fn run() -> Res<()> {
     world.sync(&li, "share walkthrough")?;
     world.sync(&zhao, "get walkthrough")?;
     let template = li.store.inspection(&insp)?.template;
+    let stairwell_jpg = dir.path().join("stairwell.jpg");
+    std::fs::write(
+        &stairwell_jpg,
+        jpeg::blocks(128, 96, |c, r| {
+            if (c + r) % 3 == 0 {
+                200
+            } else {
+                60 + r as u8 * 12
+            }
+        }),
+    )?;
     for item in template.items() {
-        let (value, photos): (AnswerValue, Vec<String>) = match item.id.as_str() {
+        let (value, photos): (AnswerValue, Vec<&std::path::Path>) = match item.id.as_str() {
             "flying_wire_charging" => (AnswerValue::Yes, vec![]),
             "stairwell_debris" => (AnswerValue::Fail, vec![]),
             "extinguisher_count" => (AnswerValue::Number(2.0), vec![]),
             "other_findings" => (AnswerValue::Text("三楼有纸箱堆放".into()), vec![]),
-            "stairwell_photo" => (AnswerValue::Photo, vec![format!("{:064x}", 0xC0FFEEu64)]),
+            "stairwell_photo" => (AnswerValue::Photo, vec![stairwell_jpg.as_path()]),
             "gas_modification" | "indoor_ebike" => (AnswerValue::No, vec![]),
             _ => (AnswerValue::Pass, vec![]),
         };
@@ -189,7 +227,8 @@ pub fn run() -> Res<()> {
         } else {
             &zhao
         };
-        who.store.answer(&insp, &item.id, value, "", &photos)?;
+        who.store
+            .answer_with_photos(&insp, &item.id, value, "", &photos)?;
     }
     zhao.store.answer(
         &insp,
@@ -198,15 +237,15 @@ pub fn run() -> Res<()> {
         "二楼灭火器过期",
         &[],
     )?;
-    println!("   both filled their parts offline; both answered 'extinguishers'");
+    say!("   both filled their parts offline; both answered 'extinguishers'");
 
-    println!("== 3. Signal returns: everyone syncs");
+    say!("== 3. Signal returns: everyone syncs");
     world.sync(&courier, "flag")?;
     world.sync(&li, "answers")?;
     world.sync(&zhao, "answers")?;
     world.sync(&li, "merge")?;
     let hazards = li.store.submit_inspection(&insp)?;
-    println!(
+    say!(
         "   Li submits the merged walkthrough: {} hazard case(s) raised",
         hazards.len()
     );
@@ -214,19 +253,37 @@ pub fn run() -> Res<()> {
     world.sync(&zhao, "converge")?;
     world.sync(&lead, "queue")?;
     world.sync(&sun, "other grid")?;
-    println!(
+    say!(
         "   the other grid's member holds {} case(s): nothing of grid {GRID} reached it",
         sun.store.all_cases(100, 0)?.len()
     );
+    // Photos travel on demand: the lead's phone fetches the stairwell photo it was sent.
+    let merged = lead.store.inspection(&insp)?;
+    let stairwell = merged
+        .answer("stairwell_photo")
+        .map(|a| a.winner().photos.clone())
+        .unwrap_or_default();
+    for hash in &stairwell {
+        let before = lead.store.photo_path(hash)?.is_some();
+        let path = world
+            .rt
+            .block_on(world.client.fetch_blob(&lead.store, hash, None))?;
+        let same = std::fs::read(&path)? == std::fs::read(&stairwell_jpg)?;
+        say!(
+            "   lead's phone held the stairwell photo before: {before}; fetched {} bytes, identical to the photo taken: {same}",
+            std::fs::metadata(&path)?.len()
+        );
+    }
 
-    println!("== 4. The lead accepts, dispatches to the residents' committee, and follows up");
+    say!("== 4. The lead accepts, dispatches to the residents' committee, and follows up");
     lead.store.record(&flag, EventKind::Accepted)?;
     world.sync(&lead, "accept")?;
     world.sync(&courier, "acknowledgement")?;
     let ack = courier.store.case(&flag)?;
-    println!(
+    say!(
         "   courier sees: acknowledged = {} (status {})",
-        ack.acknowledged, ack.status
+        ack.acknowledged,
+        ack.status
     );
     let deadline = lead.store.now() + 2 * 3_600_000;
     lead.store.record(
@@ -238,7 +295,7 @@ pub fn run() -> Res<()> {
     )?;
     world.sync(&lead, "dispatch")?;
     world.sync(&wu, "dispatched to unit")?;
-    println!(
+    say!(
         "   the unit received the case with its whole history: {} event(s)",
         wu.store.case(&flag)?.timeline.len()
     );
@@ -264,17 +321,24 @@ pub fn run() -> Res<()> {
     lead.store.record(&flag, EventKind::FollowUp(visit))?;
     world.sync(&lead, "close")?;
     world.sync(&courier, "closed")?;
+    let lane = world
+        .rt
+        .block_on(world.client.fetch_blob(&wu.store, &lane_photo, None))?;
+    say!(
+        "   the unit's phone fetched the courier's photo: identical = {}",
+        std::fs::read(&lane)? == std::fs::read(&lane_jpg)?
+    );
 
-    println!("\n== The merged case, as the courier's phone has it");
+    say!("\n== The merged case, as the courier's phone has it");
     show(&courier.store, &flag)?;
 
-    println!("\n== The merged checklist, as Zhao's phone has it");
+    say!("\n== The merged checklist, as Zhao's phone has it");
     show(&zhao.store, &insp)?;
     let same = li.store.inspection(&insp)? == zhao.store.inspection(&insp)?
         && lead.store.inspection(&insp)? == zhao.store.inspection(&insp)?;
-    println!("   Li, Zhao and the lead hold the same checklist: {same}");
+    say!("   Li, Zhao and the lead hold the same checklist: {same}");
 
-    println!("\n== The workstation's figures (server)");
+    say!("\n== The workstation's figures (server)");
     let figs = storage.figures(&outpost_server::stats::FigureQuery {
         grids: None,
         now: outpost_server::api::now_ms(),
@@ -283,7 +347,7 @@ pub fn run() -> Res<()> {
     })?;
     for g in &figs.grids {
         let f = &g.figures;
-        println!(
+        say!(
             "   grid {:<12} {} case(s), {} open, resolution rate {}, satisfaction {}",
             g.grid_id,
             f.total,
@@ -297,21 +361,35 @@ pub fn run() -> Res<()> {
         );
     }
 
-    println!("\n== Sync figures");
-    println!(
-        "   {:<34} {:>6} {:>8} {:>9} {:>7} {:>7}",
-        "device · why", "trips", "B up", "B down", "pushed", "pulled"
+    say!("\n== Sync figures");
+    say!(
+        "   {:<34} {:>6} {:>8} {:>9} {:>7} {:>7} {:>7}",
+        "device · why",
+        "trips",
+        "B up",
+        "B down",
+        "pushed",
+        "pulled",
+        "photos"
     );
     for (what, r) in &world.figures {
-        println!(
-            "   {:<34} {:>6} {:>8} {:>9} {:>7} {:>7}",
-            what, r.round_trips, r.bytes_sent, r.bytes_received, r.pushed_docs, r.pulled_changes
+        say!(
+            "   {:<34} {:>6} {:>8} {:>9} {:>7} {:>7} {:>7}",
+            what,
+            r.round_trips,
+            r.bytes_sent,
+            r.bytes_received,
+            r.pushed_docs,
+            r.pulled_changes,
+            r.blobs_uploaded
         );
     }
     let idle = world.sync(&courier, "nothing new")?;
-    println!(
+    say!(
         "   a sync with nothing new: {} round trip, {} B up, {} B down (bodies)",
-        idle.round_trips, idle.bytes_sent, idle.bytes_received
+        idle.round_trips,
+        idle.bytes_sent,
+        idle.bytes_received
     );
     let _ = stop.send(());
     world.rt.block_on(server)??;

@@ -3,6 +3,8 @@
 
 mod demo;
 mod device;
+mod jpeg;
+mod out;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,12 +38,11 @@ enum Command {
         grid: Option<String>,
         #[arg(long)]
         note: Option<String>,
-        #[arg(long, requires = "lon")]
-        lat: Option<f64>,
-        #[arg(long, requires = "lat")]
-        lon: Option<f64>,
-        #[arg(long)]
-        address: Option<String>,
+        #[command(flatten)]
+        at: Place,
+        /// A photo file (JPEG, PNG, WebP, HEIC); repeat for more.
+        #[arg(long = "photo", value_name = "FILE")]
+        photos: Vec<PathBuf>,
     },
     /// Reports a case of any category.
     Report {
@@ -55,11 +56,22 @@ enum Command {
         description: String,
         #[arg(long)]
         grid: Option<String>,
+        #[command(flatten)]
+        at: Place,
+        /// A photo file (JPEG, PNG, WebP, HEIC); repeat for more.
+        #[arg(long = "photo", value_name = "FILE")]
+        photos: Vec<PathBuf>,
     },
     /// Lists cases (open, mine, overdue, all) or inspections.
     List {
         #[arg(default_value = "open")]
         what: String,
+        /// Rows to print at most.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Rows to skip first (the next page: --offset 100).
+        #[arg(long, default_value_t = 0)]
+        offset: u32,
     },
     /// Shows a case with its timeline, or an inspection with its answers.
     Show { id: String },
@@ -80,8 +92,16 @@ enum Command {
         value: String,
         #[arg(long, default_value = "")]
         note: String,
-        #[arg(long = "photo")]
-        photos: Vec<String>,
+        /// A photo file (JPEG, PNG, WebP, HEIC); repeat for more.
+        #[arg(long = "photo", value_name = "FILE")]
+        photos: Vec<PathBuf>,
+    },
+    /// Writes a photo (by its hash, as `show` lists it) to a file, fetching it from the
+    /// server if this device does not hold it.
+    Photo {
+        hash: String,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
     },
     /// Submits a walkthrough; failed items become hazard cases.
     Submit { inspection: String },
@@ -107,10 +127,30 @@ enum Command {
         #[arg(long, default_value = "")]
         note: String,
     },
-    /// Pushes and pulls everything with the server.
-    Sync,
+    /// Pushes and pulls everything with the server, then fetches the photos of the cases
+    /// and inspections it brought.
+    Sync {
+        /// Do not fetch photos afterwards (`photo HASH --out FILE` fetches one on demand).
+        #[arg(long)]
+        no_photos: bool,
+    },
     /// Shows this device's identity and sync state.
     Status,
+}
+
+/// Where a report or flag is: `--lat --lon [--accuracy] [--address]` (WGS-84).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Place {
+    #[arg(long, requires = "lon", allow_hyphen_values = true)]
+    lat: Option<f64>,
+    #[arg(long, requires = "lat", allow_hyphen_values = true)]
+    lon: Option<f64>,
+    /// Accuracy of the fix, metres.
+    #[arg(long, requires = "lat")]
+    accuracy: Option<f64>,
+    /// The street address of the fix.
+    #[arg(long, requires = "lat")]
+    address: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -122,7 +162,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            out::error(&e.to_string());
             ExitCode::FAILURE
         }
     }

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +41,10 @@ pub enum Error {
     BadChange { id: String, reason: String },
     #[error("storage error: {0}")]
     Storage(String),
+    /// The platform's token store (Keystore, Keychain, a file) could not read or keep the
+    /// device token.
+    #[error("the device token store failed: {0}")]
+    TokenStore(String),
     #[error("file error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -87,6 +93,10 @@ pub enum ValidationError {
     PhotoTooLarge { size: u64, max: u64 },
     #[error("{0} is not a JPEG, PNG, WebP or HEIC photo")]
     PhotoType(String),
+    /// A reference to a photo this device does not hold (no file under its hash): attach
+    /// photos from their files, so that they can be uploaded.
+    #[error("photo {0} is not on this device; attach it from its file")]
+    PhotoNotOnDevice(String),
     #[error("{0} is not a finite number")]
     NotFinite(&'static str),
     #[error("the deadline must be after the time of dispatch")]
@@ -97,10 +107,88 @@ pub enum ValidationError {
     Template(String),
 }
 
+/// Why a member may not take an action, in the order the rules ask: is anyone signed in, is
+/// the case in their scope, may their role do this at all, does it fit the case's state.
+/// The UI shows the reason next to a withheld action; the store and the server refuse with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denial {
+    NoMember,
+    OutOfScope(String),
+    Role(String),
+    /// `action` names its object ("resolve a case"); `status` is the state it met.
+    State {
+        action: String,
+        status: String,
+    },
+}
+
+/// The kind of a [`Denial`], as data for a screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Withheld {
+    NoMember,
+    OutOfScope,
+    Role,
+    State,
+}
+
+impl Denial {
+    pub fn withheld(&self) -> Withheld {
+        match self {
+            Denial::NoMember => Withheld::NoMember,
+            Denial::OutOfScope(_) => Withheld::OutOfScope,
+            Denial::Role(_) => Withheld::Role,
+            Denial::State { .. } => Withheld::State,
+        }
+    }
+}
+
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The same sentences the store's errors carry.
+        match self {
+            Denial::NoMember => write!(f, "{}", Error::NoMember),
+            Denial::OutOfScope(m) | Denial::Role(m) => write!(f, "not allowed: {m}"),
+            Denial::State { action, status } => write!(f, "cannot {action} that is {status}"),
+        }
+    }
+}
+
+impl From<Denial> for Error {
+    fn from(d: Denial) -> Self {
+        match d {
+            Denial::NoMember => Error::NoMember,
+            Denial::OutOfScope(m) | Denial::Role(m) => Error::Forbidden(m),
+            Denial::State { action, status } => Error::Transition { action, status },
+        }
+    }
+}
+
 /// Names the problem for a document that does not read as its schema says.
 pub(crate) fn bad_doc(id: &str, reason: impl fmt::Display) -> Error {
     Error::BadDocument {
         id: id.to_string(),
         reason: reason.to_string(),
     }
+}
+
+/// A text field that must not be blank and holds at most `max` characters (Unicode scalar
+/// values). Shared by every record that takes text: cases, members, answers.
+pub(crate) fn check_required(
+    field: &'static str,
+    v: &str,
+    max: usize,
+) -> Result<(), ValidationError> {
+    if v.trim().is_empty() {
+        return Err(ValidationError::Empty { field });
+    }
+    check_len(field, v, max)
+}
+
+/// A text field of at most `max` characters (Unicode scalar values).
+pub(crate) fn check_len(field: &'static str, v: &str, max: usize) -> Result<(), ValidationError> {
+    if v.chars().count() > max {
+        return Err(ValidationError::TooLong { field, max });
+    }
+    Ok(())
 }

@@ -25,16 +25,19 @@ mod doc;
 mod error;
 pub mod inspection;
 mod member;
+pub mod photo;
+pub mod rules;
 pub mod store;
 pub mod sync;
 pub mod template;
+pub mod untrusted;
 
 pub use case::{
     Case, CaseEdit, CaseSummary, Category, Datum, Event, EventKind, FollowUp, Location, NewCase,
     Status, TimelineEntry, Urgency,
 };
 pub use clock::{Clock, FixedClock, SystemClock};
-pub use error::{Error, Result, ValidationError};
+pub use error::{Denial, Error, Result, ValidationError, Withheld};
 pub use inspection::{Answer, AnswerValue, Inspection, InspectionStatus, InspectionSummary, Site};
 pub use member::{Member, Role};
 pub use store::{ApplyReport, DocKind, OutboxEntry, Store};

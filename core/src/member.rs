@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use crate::error::ValidationError;
+use crate::error::{Denial, ValidationError};
 
 /// What a member does in the grid; decides which actions core allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -21,6 +21,30 @@ impl Role {
             Role::GridLead => "grid_lead",
             Role::Responder => "responder",
             Role::Admin => "admin",
+        }
+    }
+
+    /// How the role reads in a sentence: "grid lead".
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Courier => "courier",
+            Role::GridMember => "grid member",
+            Role::GridLead => "grid lead",
+            Role::Responder => "responder",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Precedence among concurrent timeline events: when two people act without having seen
+    /// each other's action, the one with more authority is folded first, so an offline
+    /// action that crossed a lead's decision is judged against that decision.
+    pub fn precedence(self) -> u8 {
+        match self {
+            Role::Admin => 0,
+            Role::GridLead => 1,
+            Role::GridMember => 2,
+            Role::Responder => 3,
+            Role::Courier => 4,
         }
     }
 
@@ -76,10 +100,10 @@ impl Member {
     }
 
     pub fn validate(&self) -> Result<(), ValidationError> {
-        crate::case::check_required("member id", &self.id, 200)?;
-        crate::case::check_required("member name", &self.name, 200)?;
+        crate::error::check_required("member id", &self.id, 200)?;
+        crate::error::check_required("member name", &self.name, 200)?;
         for g in &self.grids {
-            crate::case::check_required("grid", g, 200)?;
+            crate::error::check_required("grid", g, 200)?;
         }
         if self.role == Role::Responder
             && self.unit_id.as_deref().is_none_or(|u| u.trim().is_empty())
@@ -93,5 +117,33 @@ impl Member {
 
     pub fn in_grid(&self, grid: &str) -> bool {
         self.role == Role::Admin || self.grids.iter().any(|g| g == grid)
+    }
+
+    /// Whether this member may open a case in `grid`: anyone but a responder; grid members
+    /// and leads only in their grids. The store and the server's push check both ask here.
+    pub fn may_report(&self, grid: &str) -> Result<(), Denial> {
+        match self.role {
+            Role::Responder => Err(Denial::Role("a responder cannot open cases".into())),
+            Role::GridMember | Role::GridLead if !self.in_grid(grid) => Err(Denial::OutOfScope(
+                format!("grid {grid} is outside your grids"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether this member may start, answer and submit walkthroughs in `grid`.
+    pub fn may_inspect(&self, grid: &str) -> Result<(), Denial> {
+        if !matches!(self.role, Role::GridMember | Role::GridLead | Role::Admin) {
+            return Err(Denial::Role(format!(
+                "a {} cannot fill in inspections",
+                self.role.label()
+            )));
+        }
+        if !self.in_grid(grid) {
+            return Err(Denial::OutOfScope(format!(
+                "grid {grid} is outside your grids"
+            )));
+        }
+        Ok(())
     }
 }

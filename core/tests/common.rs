@@ -47,6 +47,17 @@ pub fn hand_over(from: &Store, to: &Store) -> usize {
     to.apply_remote(&batch).unwrap().new_changes
 }
 
-pub fn photo(n: u64) -> String {
-    format!("{n:064x}")
+/// A small JPEG file as a camera leaves one, distinct for each `n`.
+pub fn photo_file(dir: &tempfile::TempDir, n: u64) -> std::path::PathBuf {
+    let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    bytes.extend((0..600u32).map(|i| (i as u8).wrapping_mul(31) ^ n as u8));
+    bytes.extend_from_slice(&n.to_le_bytes());
+    let path = dir.path().join(format!("camera-{n}.jpg"));
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// The hash a photo file is known by.
+pub fn photo_hash(path: &std::path::Path) -> String {
+    outpost_core::sync::blobs::sha256_hex(&std::fs::read(path).unwrap())
 }

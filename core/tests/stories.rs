@@ -19,32 +19,33 @@ fn walkthrough(p: &Phone) -> String {
     .unwrap()
 }
 
-fn answer_all_passing(p: &Phone, insp: &str) {
+fn answer_all_passing(dir: &tempfile::TempDir, p: &Phone, insp: &str) {
     let t = p.inspection(insp).unwrap().template;
     for item in t.items() {
-        let (v, photos) = passing(&item.answer, item.fails_when);
-        p.answer(insp, &item.id, v, "", &photos).unwrap();
+        let (v, photo) = passing(&item.answer, item.fails_when);
+        let files: Vec<_> = photo.map(|n| photo_file(dir, n)).into_iter().collect();
+        p.answer_with_photos(insp, &item.id, v, "", &files).unwrap();
     }
 }
 
 fn passing(
     kind: &outpost_core::AnswerKind,
     fails_when: Option<bool>,
-) -> (AnswerValue, Vec<String>) {
+) -> (AnswerValue, Option<u64>) {
     use outpost_core::AnswerKind::*;
     match kind {
-        PassFail => (AnswerValue::Pass, vec![]),
+        PassFail => (AnswerValue::Pass, None),
         YesNo => (
             if fails_when == Some(true) {
                 AnswerValue::No
             } else {
                 AnswerValue::Yes
             },
-            vec![],
+            None,
         ),
-        Number => (AnswerValue::Number(4.0), vec![]),
-        Text => (AnswerValue::Text("无".into()), vec![]),
-        Photo => (AnswerValue::Photo, vec![photo(1)]),
+        Number => (AnswerValue::Number(4.0), None),
+        Text => (AnswerValue::Text("无".into()), None),
+        Photo => (AnswerValue::Photo, Some(1)),
     }
 }
 
@@ -52,15 +53,27 @@ fn passing(
 fn a_courier_flags_a_fallen_elder_offline_without_a_location_fix() {
     let dir = tempfile::tempdir().unwrap();
     let rider = phone(&dir, "rider", Role::Courier);
+    // A photo the phone does not hold is refused: it could never be uploaded.
+    let elsewhere = "7".repeat(64);
+    assert!(matches!(
+        rider.flag_person_in_distress(GRID, None, Some("老人倒地"), Some(&elsewhere)),
+        Err(outpost_core::Error::Invalid(
+            outpost_core::ValidationError::PhotoNotOnDevice(_)
+        ))
+    ));
+    assert!(rider.my_reports(10, 0).unwrap().is_empty());
     let id = rider
-        .flag_person_in_distress(GRID, None, Some("老人倒地"), Some(&photo(7)))
+        .flag_person_in_distress(GRID, None, Some("老人倒地"), None)
         .unwrap();
+    let shot = photo_file(&dir, 7);
+    let hash = rider.add_photo_to_case(&id, &shot).unwrap();
+    assert_eq!(hash, photo_hash(&shot));
     let c = rider.case(&id).unwrap();
     assert_eq!(
         (c.category, c.urgency, c.status),
         (Category::PersonInDistress, Urgency::LifeSafety, Status::New)
     );
-    assert_eq!(c.attachments, vec![photo(7)]);
+    assert_eq!(c.photos(), vec![hash]);
     assert!(!c.acknowledged);
     assert_eq!(rider.my_reports(10, 0).unwrap()[0].id, id);
     // Life-safety goes to the front of the outbox.
@@ -511,13 +524,14 @@ fn submitting_a_walkthrough_raises_hazard_cases_and_a_reinspection_closes_them()
     let dir = tempfile::tempdir().unwrap();
     let li = phone(&dir, "li", Role::GridMember);
     let insp = walkthrough(&li);
-    answer_all_passing(&li, &insp);
-    li.answer(
+    answer_all_passing(&dir, &li, &insp);
+    let wire_photo = photo_file(&dir, 9);
+    li.answer_with_photos(
         &insp,
         "flying_wire_charging",
         AnswerValue::Yes,
         "二楼窗口",
-        &[photo(9)],
+        &[&wire_photo],
     )
     .unwrap();
     li.answer(&insp, "stairwell_debris", AnswerValue::Fail, "", &[])
@@ -541,7 +555,7 @@ fn submitting_a_walkthrough_raises_hazard_cases_and_a_reinspection_closes_them()
         (wire.urgency, wire.deadline),
         (Urgency::Urgent, Some(T0 + 24 * HOUR))
     );
-    assert_eq!(wire.attachments, vec![photo(9)]);
+    assert_eq!(wire.attachments, vec![photo_hash(&wire_photo)]);
     assert_eq!(
         wire.source.as_ref().map(|s| s.item_id.as_str()),
         Some("flying_wire_charging")
@@ -572,7 +586,7 @@ fn submitting_a_walkthrough_raises_hazard_cases_and_a_reinspection_closes_them()
             Some(&insp),
         )
         .unwrap();
-    answer_all_passing(&li, &again);
+    answer_all_passing(&dir, &li, &again);
     li.answer(
         &again,
         "stairwell_debris",

@@ -26,10 +26,10 @@ struct OutpostApp: App {
 @MainActor
 final class AppModel: ObservableObject {
     @Published private(set) var outpost: Outpost?
-    @Published private(set) var home = Home.of(nil)
+    @Published private(set) var home = Home.empty
     @Published private(set) var openError: String?
     let locator = Locator()
-    let photos = Photos()
+    let photos = CameraFiles()
     let sync = SyncService.shared
 
     init() {

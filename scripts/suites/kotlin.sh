@@ -48,16 +48,24 @@ admin member add rider-wang --name "王师傅" --role courier
 admin member add gm-li --name "李网格员" --role grid_member --grid G-650
 admin member add gm-zhao --name "赵网格员" --role grid_member --grid G-650
 admin member add gm-sun --name "孙网格员" --role grid_member --grid G-650
+# The photo story's two phones work grid G-651, so its cases stay out of the other stories.
+admin grid add G-651 --name "开鲁路网格" --level grid --parent C-YH1
+admin member add gm-qian --name "钱网格员" --role grid_member --grid G-651
+admin member add gm-zhou --name "周网格员" --role grid_member --grid G-651
 OUTPOST_TEST_GRID=G-650
+OUTPOST_TEST_PHOTO_GRID=G-651
 OUTPOST_TEST_INVITE_COURIER="$(invite rider-wang)"
 OUTPOST_TEST_INVITE_MEMBER="$(invite gm-li)"
 OUTPOST_TEST_INVITE_MEMBER2="$(invite gm-zhao)"
 OUTPOST_TEST_INVITE_MEMBER3="$(invite gm-sun)"
+OUTPOST_TEST_INVITE_PHOTOGRAPHER="$(invite gm-qian)"
+OUTPOST_TEST_INVITE_VIEWER="$(invite gm-zhou)"
 # The tests run admin subcommands too (revoke a phone, issue a new code).
 OUTPOST_TEST_SERVER_BIN="$server_bin"
 OUTPOST_TEST_SERVER_DATA="$work/data"
-export OUTPOST_TEST_GRID OUTPOST_TEST_INVITE_COURIER OUTPOST_TEST_INVITE_MEMBER \
-    OUTPOST_TEST_INVITE_MEMBER2 OUTPOST_TEST_INVITE_MEMBER3 OUTPOST_TEST_SERVER_BIN \
+export OUTPOST_TEST_GRID OUTPOST_TEST_PHOTO_GRID OUTPOST_TEST_INVITE_COURIER OUTPOST_TEST_INVITE_MEMBER \
+    OUTPOST_TEST_INVITE_MEMBER2 OUTPOST_TEST_INVITE_MEMBER3 OUTPOST_TEST_INVITE_PHOTOGRAPHER \
+    OUTPOST_TEST_INVITE_VIEWER OUTPOST_TEST_SERVER_BIN \
     OUTPOST_TEST_SERVER_DATA
 
 # Port 0: the server picks a free port and prints "outpost-server listening on http://...".

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Static checks of the Android and iOS shells, which cannot be compiled on these machines
-# (no Android SDK, no Xcode, no Swift compiler). Fast (seconds) and textual, but each check
-# fails for real on a mismatch:
+# Static checks of the Android and iOS shells (the Android app itself is compiled by
+# android-app.sh and its screens driven by android-screens.sh; there is no Swift compiler
+# here). Fast (seconds), and each check fails for real on a mismatch:
 #
 #   strings     both Android locales and both iOS locales have the same keys, the same
 #               placeholders per key, and every key used in Compose (R.string.x) or SwiftUI
@@ -19,6 +19,11 @@
 #               copy of the facade and the generated Kotlin, JNA as an aar, cargo-ndk per ABI
 #   ios         Info.plist declares the BGTaskScheduler identifiers the code registers and the
 #               usage descriptions for camera and location
+#   swift       every file under ios/ and the generated Swift parses (tree-sitter-swift from
+#               PyPI); every call, member and enum case into the generated API and OutpostKit
+#               whose receiver can be typed has a declaration with those labels
+#               (ios/check_swift.py); the checker's own test breaks copies and expects each
+#               break caught (ios/check_swift_test.py)
 #
 # Generates the bindings first (scripts/build-bindings.sh: a few seconds once cargo has
 # built them, as scripts/suites/kotlin.sh does).
@@ -34,6 +39,7 @@ problem() {
 }
 
 app_kt=android/app/src/main/kotlin
+screens_kt=android/screens/src/main/kotlin
 facade_kt=android/outpost-kotlin/src/main/kotlin/app/outpost
 res=android/app/src/main/res
 ios_app=ios/OutpostApp
@@ -95,9 +101,14 @@ for other in "$res/values-zh-rCN/strings.xml:android_args" "$en_strings:ios_args
     [ -z "$diff_out" ] || problem "placeholders differ from values/strings.xml in ${other%%:*}: $(grep '^>' <<<"$diff_out" | tr '\n' ' ')"
 done
 
-used_android=$(found -rhoE 'R\.string\.[A-Za-z0-9_]+' "$app_kt" | sed 's/R\.string\.//' | sort -u)
+used_android=$( {
+    found -rhoE 'R\.string\.[A-Za-z0-9_]+' "$app_kt" | sed 's/R\.string\.//'
+    # The shared screens: t("key", ...) and texts.get("key") (parsed from the same files on the desktop).
+    found -rhoE '\b(t|get)\("[a-z0-9_]+"' "$screens_kt" | sed -E 's/^(t|get)\("//; s/"$//'
+    found -rhoE 'emptyKey = "[a-z0-9_]+"|, "(my_reports_empty|queue_empty)"' "$screens_kt" | grep -oE '"[a-z0-9_]+"' | tr -d '"'
+} | sort -u)
 for k in $used_android; do
-    grep -qx "$k" <<<"$a_en" || problem "Compose code uses R.string.$k, which is not in values/strings.xml"
+    grep -qx "$k" <<<"$a_en" || problem "Compose code uses the string key $k, which is not in values/strings.xml"
 done
 used_ios=$(found -rhoE '\bL\("[^"]+"' "$ios_app" | sed -E 's/L\("//; s/"$//' | sort -u)
 for k in $used_ios; do
@@ -121,9 +132,8 @@ swift_raw_keys() { # file enum prefix: "prefix" + rawValue of each case of a Str
         }' "$1"
 }
 swift_keys=$({
-    found -ohE "\"($prefixes)_[a-z_]+\"" "$kit/Screens.swift" | tr -d '"'
-    swift_raw_keys "$kit/Rules.swift" CaseAction action_
-    swift_raw_keys "$kit/Rules.swift" AnswerChoice answer_
+    found -ohE "\"($prefixes)_[a-z_]+\"" "$kit/Screens.swift" "$kit/Buttons.swift" | tr -d '"'
+    swift_raw_keys "$kit/Buttons.swift" AnswerChoice answer_
     swift_raw_keys "$kit/Screens.swift" Tab tab_
     swift_raw_keys "$kit/Screens.swift" Acknowledgement ack_
     swift_raw_keys "$kit/SyncIndicator.swift" SyncIndicator sync_
@@ -156,17 +166,21 @@ facade_names=$(found -oE '((fun|val) (<[^>]+> )?([A-Za-z0-9_]+\.)?[A-Za-z0-9_]+|
     | sed -E 's/^(fun|val|class|object|interface) //; s/^<[^>]+> //; s/^[A-Za-z0-9_]+\.//' | sort -u)
 # outpost.x in code, not in app.outpost.x or "outpost.db".
 uses_of_outpost() { grep -rhoE '(^|[^.A-Za-z0-9_"])outpost\.`?[a-z][A-Za-z0-9_]*' "$1" | sed -E 's/.*outpost\.//; s/`//g' | sort -u; }
-for name in $(uses_of_outpost "$app_kt"); do
+for name in $( { uses_of_outpost "$app_kt"; uses_of_outpost "$screens_kt"; } | sort -u); do
     grep -qx "$name" <<<"$facade_names" || problem "Android app uses outpost.$name, which the facade does not declare"
 done
-for name in $(grep -rhoE '\bRules\.[a-zA-Z0-9_]+' "$app_kt" | sed 's/Rules\.//' | sort -u); do
+for name in $(found -rhoE '\bRules\.[a-zA-Z0-9_]+' "$app_kt" "$screens_kt" | sed 's/Rules\.//' | sort -u); do
     grep -qx "$name" <<<"$facade_names" || problem "Android app calls Rules.$name, which the facade does not declare"
 done
-for name in $(grep -rhoE '^import app\.outpost\.[A-Za-z0-9_]+$' "$app_kt" | sed 's/import app\.outpost\.//' | sort -u); do
+for name in $(found -rhoE '^import app\.outpost\.[A-Za-z0-9_]+$' "$app_kt" "$screens_kt" | sed 's/import app\.outpost\.//' | sort -u); do
     grep -qx "$name" <<<"$facade_names" || problem "Android app imports app.outpost.$name, which the facade does not declare"
 done
-gen_kt_types=$(found -oE '^(data class|enum class|sealed class|open class|class|interface|public interface|object) [A-Za-z0-9_]+' "$gen_kt" | awk '{print $NF}' | sort -u)
-for name in $(grep -rhoE '^import app\.outpost\.ffi\.[A-Za-z0-9_]+$' "$app_kt" "$facade_kt" | sed 's/import app\.outpost\.ffi\.//' | sort -u); do
+gen_kt_types=$( {
+    found -oE '^(data class|enum class|sealed class|open class|class|interface|public interface|object) [A-Za-z0-9_]+' "$gen_kt" | awk '{print $NF}'
+    # Top-level functions (homeLists): `fun `name`(`, after the doc comment's closing `*/`.
+    found -oE '\*/ fun `?[A-Za-z0-9_]+`?\(' "$gen_kt" | sed -E 's/.*fun `?([A-Za-z0-9_]+)`?\(/\1/'
+} | sort -u)
+for name in $(grep -rhoE '^import app\.outpost\.ffi\.[A-Za-z0-9_]+$' "$app_kt" "$screens_kt" "$facade_kt" | sed 's/import app\.outpost\.ffi\.//' | sort -u); do
     grep -qx "$name" <<<"$gen_kt_types" || problem "imports app.outpost.ffi.$name, which the generated Kotlin does not declare"
 done
 
@@ -186,7 +200,7 @@ done
 
 # Twins: every public type of the Kotlin screen logic, every function of Outpost.kt.
 swift_types=$(found -oE '(struct|enum|class|protocol) [A-Za-z0-9_]+' <<<"$swift_kit_src" | awk '{print $2}' | sort -u)
-for f in Rules Screens SyncIndicator; do
+for f in Buttons Screens SyncIndicator; do
     for t in $(grep -oE '^(data class|enum class|class|object|interface) [A-Za-z0-9_]+' "$facade_kt/$f.kt" | awk '{print $NF}'); do
         grep -qx "$t" <<<"$swift_types" || problem "$f.kt declares $t; OutpostKit has no Swift twin"
     done
@@ -199,7 +213,7 @@ done
 # ---- no rules in the UI ------------------------------------------------------------------
 
 states='new|accepted|dispatched|inProgress|resolved|closed|reopened|cancelled|submitted'
-rules_in_ui=$(grep -rnE "\\bRole\\.|\\.role\\b|\\bStatus\\.[A-Z]|InspectionStatus\\.|\\.status *(==|!=) *\\.($states)\\b" "$app_kt" "$ios_app" || true)
+rules_in_ui=$(grep -rnE "\\bRole\\.|\\.role\\b|\\bStatus\\.[A-Z]|InspectionStatus\\.|\\.status *(==|!=) *\\.($states)\\b" "$app_kt" "$screens_kt" "$ios_app" || true)
 [ -z "$rules_in_ui" ] || problem "app code decides on roles or states (move it into the facade): $rules_in_ui"
 
 # ---- gradle ------------------------------------------------------------------------------
@@ -239,8 +253,31 @@ permitted=$(sed -n '/<key>BGTaskSchedulerPermittedIdentifiers<\/key>/,/<\/array>
 [ "$task_ids" = "$permitted" ] \
     || problem "background task identifiers in code and in $plist differ: $(comm -3 <(echo "$task_ids") <(echo "$permitted") | tr -s ' \t\n' ' ')"
 
+# ---- swift, parsed and checked ---------------------------------------------------------------
+# No Swift compiler here: tree-sitter's Swift grammar (PyPI, in a cached virtualenv) parses
+# every file of ios/ and the generated Swift, and ios/check_swift.py checks each call into the
+# generated API and OutpostKit for its name, labels and enum cases; its own test breaks a copy
+# in each of those ways and expects each to be caught.
+venv="${OUTPOST_SWIFT_VENV:-$HOME/.cache/outpost-swift-check}"
+if ! "$venv/bin/python" -c 'import tree_sitter, tree_sitter_swift' 2>/dev/null; then
+    python3 -m venv "$venv" >/dev/null && "$venv/bin/pip" install -q tree-sitter==0.26.1 tree-sitter-swift==0.7.4 >/dev/null \
+        || { echo "shells: could not install tree-sitter and tree-sitter-swift from PyPI" >&2; exit 1; }
+fi
+if swift_out=$("$venv/bin/python" ios/check_swift.py "$gen_swift" ios 2>&1); then
+    swift_summary=$(tail -n 1 <<<"$swift_out")
+else
+    problem "$swift_out"
+fi
+if swift_test=$("$venv/bin/python" ios/check_swift_test.py "$gen_swift" ios 2>&1); then
+    swift_test_summary=$(tail -n 1 <<<"$swift_test")
+else
+    problem "the Swift checker's own test: $swift_test"
+fi
+
 if [ "$fail" -ne 0 ]; then
     echo "shells: FAILED ($fail problem(s))" >&2
     exit 1
 fi
-echo "shells: strings ($(wc -l <<<"$a_en") keys x 2 locales x 2 apps), xml (${#xml_files[@]} files), facade calls, twins, gradle and Info.plist: passed"
+echo "${swift_summary:-}"
+echo "swift checker test (broken copies caught): ${swift_test_summary:-}"
+echo "shells: strings ($(wc -l <<<"$a_en") keys x 2 locales x 2 apps), xml (${#xml_files[@]} files), facade calls, twins, gradle, Info.plist, Swift parsed and checked: passed"

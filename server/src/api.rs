@@ -357,12 +357,25 @@ fn metrics_route(access: MetricsAccess) -> axum::routing::MethodRouter<Arc<App>>
                     .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
                 return r;
             }
+            let mut body = app.metrics.render();
+            // A gauge read from the database: quarantined documents stay after a restart.
+            let storage = app.storage.clone();
+            match tokio::task::spawn_blocking(move || storage.quarantined()).await {
+                Ok(Ok(q)) => body.push_str(&format!(
+                    "# HELP outpost_quarantined_docs stored documents set aside because \
+                     their snapshot does not load\n# TYPE outpost_quarantined_docs gauge\n\
+                     outpost_quarantined_docs {}\n",
+                    q.len()
+                )),
+                Ok(Err(e)) => tracing::warn!(error = %e, "metrics: quarantined documents"),
+                Err(e) => tracing::warn!(error = %e, "metrics: quarantined documents"),
+            }
             (
                 [(
                     CONTENT_TYPE,
                     HeaderValue::from_static("text/plain; version=0.0.4"),
                 )],
-                app.metrics.render(),
+                body,
             )
                 .into_response()
         }
@@ -965,7 +978,7 @@ async fn sync(
     }
     let max_bytes = match req.max_bytes {
         0 => app.limits.max_page,
-        n => (n as usize).clamp(16 << 10, app.limits.max_page),
+        n => (n as usize).clamp(wire::MIN_PAGE_BYTES as usize, app.limits.max_page),
     };
     let SyncCaller {
         token_hash,

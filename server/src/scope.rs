@@ -15,7 +15,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use outpost_core::sync::validate::{DocView, Known};
-use outpost_core::{Member, Role};
+use outpost_core::{EventKind, Member, Role};
 use sha2::{Digest, Sha256};
 
 use crate::storage::{Directory, Scope};
@@ -23,10 +23,24 @@ use crate::storage::{Directory, Scope};
 /// The scope keys a document carries now.
 pub fn doc_keys(view: &DocView) -> Vec<String> {
     match view {
+        // Whoever a case has been with keeps seeing how it ends: the grids it was moved
+        // out of and the units it was taken from learn that their offline actions after
+        // that are conflicts (a unit's queue drops a case taken from it).
         DocView::Case(c) => {
-            let mut k = vec![format!("g:{}", c.grid_id), format!("r:{}", c.reporter_id)];
-            if let Some(u) = &c.assigned_unit {
-                k.push(format!("u:{u}"));
+            let mut k = vec![
+                format!("g:{}", c.root.grid_id),
+                format!("r:{}", c.reporter_id),
+            ];
+            let applied = c.timeline.iter().filter(|t| t.conflict.is_none());
+            for t in applied {
+                let key = match &t.event.kind {
+                    EventKind::Moved { grid_id } => format!("g:{grid_id}"),
+                    EventKind::Dispatched { unit_id, .. } => format!("u:{unit_id}"),
+                    _ => continue,
+                };
+                if !k.contains(&key) {
+                    k.push(key);
+                }
             }
             k
         }
@@ -102,6 +116,11 @@ impl Known for DirectoryIndex {
     }
     fn unit(&self, id: &str) -> bool {
         self.units.contains(id)
+    }
+    /// The app's own checklists, or one the directory publishes, in exactly that version.
+    fn template(&self, t: &outpost_core::Template) -> bool {
+        outpost_core::Template::builtin().iter().any(|b| b == t)
+            || self.directory.templates.iter().any(|p| p == t)
     }
 }
 

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use outpost_core::sync::blobs::{BlobUploadReport, DEFAULT_CHUNK_BYTES};
 use outpost_core::sync::{SyncClient, SyncConfig};
 use outpost_core::{Category, NewCase, Urgency};
-use outpost_tests::cut_proxy::CutProxy;
 use outpost_tests::harness::{Device, Server, city, fast, http, test_database};
+use outpost_tests::link::{CutAt, Link};
 use rand::Rng;
 
 fn photo(len: usize) -> Vec<u8> {
@@ -243,7 +243,11 @@ fn backend(name: &'static str, mb: usize, raw: Duration) -> Figures {
 
     // Interruptions: every connection is cut at a random byte within three chunks.
     for cut_percent in [0u32, 100] {
-        let proxy = CutProxy::start(server.addr, cut_percent, 3 * DEFAULT_CHUNK_BYTES as u64);
+        let proxy = Link::cutting(
+            server.addr,
+            cut_percent,
+            CutAt::BothWays(3 * DEFAULT_CHUNK_BYTES as u64),
+        );
         let (r, d, left, _) = upload(&proxy.url(), DEFAULT_CHUNK_BYTES, 1000);
         assert_eq!(r.uploaded, 1, "{r:?}");
         let (up, _) = proxy.bytes();

@@ -235,6 +235,10 @@ impl Storage for ServerDb {
     ) -> StoreResult<()> {
         self.0.write_sql(f)
     }
+
+    fn quarantined(&self) -> StoreResult<Vec<(String, String, i64)>> {
+        self.0.quarantined()
+    }
 }
 
 /// A running `outpost-server serve` on 127.0.0.1 with an ephemeral port, on a SQLite file
@@ -498,6 +502,16 @@ pub struct Device {
 }
 
 impl Device {
+    /// A photo file as this phone's camera leaves it, beside its database; distinct per `n`.
+    pub fn camera_photo(&self, n: u64) -> PathBuf {
+        let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xE0];
+        bytes.extend((0..800u32).map(|i| (i as u8).wrapping_mul(7) ^ n as u8));
+        bytes.extend_from_slice(&n.to_le_bytes());
+        let path = self.db.with_extension(format!("camera-{n}.jpg"));
+        std::fs::write(&path, bytes).expect("camera file");
+        path
+    }
+
     /// Enrolls `member` with an invite code, talking to `url` (the server or a proxy).
     pub fn enroll(server: &Server, url: &str, dir: &Path, member: &str) -> Device {
         Device::enroll_with(server, url, dir, member, |_| {})
@@ -769,4 +783,52 @@ pub fn last_change(doc: &mut automerge::AutoCommit) -> Vec<u8> {
         .expect("a change was made")
         .raw_bytes()
         .to_vec()
+}
+
+/// Plays a hostile device: `d` references photo `hash` on case `id` without holding it
+/// (its own store would refuse), writing the event by hand as its actor and pushing it
+/// raw. Returns the server's acknowledgement.
+pub fn forge_photo_reference(server: &Server, d: &Device, id: &str, hash: &str) -> wire::Ack {
+    use automerge::{ObjType, ROOT, ReadDoc, Value, transaction::Transactable};
+    let member = d.store.member().expect("member").expect("enrolled");
+    let case = d.store.case(id).expect("the case");
+    let last = case
+        .timeline
+        .last()
+        .map(|t| t.event.id.clone())
+        .expect("a timeline");
+    let mut doc = doc_as(&d.store, id, &d.store.actor_id().expect("actor"));
+    let events = match doc.get(ROOT, "events").expect("read") {
+        Some((Value::Object(ObjType::List), events)) => events,
+        _ => panic!("no timeline"),
+    };
+    let n = doc.length(&events);
+    let m = doc.insert_object(&events, n, ObjType::Map).expect("write");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    doc.put(&m, "id", format!("forged-{n}-{}", &hash[..8]))
+        .expect("write");
+    doc.put(&m, "kind", "photo_added").expect("write");
+    doc.put(&m, "author", member.id.as_str()).expect("write");
+    doc.put(&m, "role", member.role.as_str()).expect("write");
+    doc.put(&m, "at", now).expect("write");
+    let after = doc.put_object(&m, "after", ObjType::List).expect("write");
+    doc.insert(&after, 0, last.as_str()).expect("write");
+    if matches!(member.role, Role::GridMember | Role::GridLead) {
+        doc.put(&m, "grid", case.grid_id.as_str()).expect("write");
+    }
+    doc.put(&m, "hash", hash).expect("write");
+    let change = last_change(&mut doc);
+    // Everything the server may not have yet, then the forged change.
+    let mut push = d.store.changes_since(id, &[]).expect("changes");
+    push.push(change.clone());
+    // The device keeps what it forged, as a hostile app would.
+    d.store
+        .apply_remote(&[(id.to_string(), vec![change])])
+        .expect("kept");
+    let (reply, parsed) = raw_sync(server.addr, &d.token(), &push_request("", id, push));
+    assert_eq!(reply.status, 200, "{}", reply.error_code());
+    parsed.expect("a sync reply").acks.remove(0)
 }

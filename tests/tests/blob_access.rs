@@ -3,7 +3,7 @@
 
 use outpost_core::sync::blobs::sha256_hex;
 use outpost_core::{Category, EventKind, NewCase, Urgency};
-use outpost_tests::harness::{Device, Server, city, http};
+use outpost_tests::harness::{Device, Server, city, forge_photo_reference, http};
 
 fn jpeg(len: usize, seed: u8) -> Vec<u8> {
     let mut v = vec![0xFF, 0xD8, 0xFF, 0xE0];
@@ -145,9 +145,7 @@ fn photos_are_seen_by_exactly_those_who_see_their_documents() {
         .store
         .create_case(NewCase::new(Category::Waste, Urgency::Low, "堆物", "G2"))
         .unwrap();
-    b.store
-        .record(&own, EventKind::PhotoAdded { hash: h.clone() })
-        .unwrap();
+    assert!(forge_photo_reference(&server, &b, &own, &h).ok);
     let r = b.sync();
     assert!(r.refused.is_empty());
     let (get, status) = probe(&server, &b, &h);
@@ -255,10 +253,7 @@ fn squatters_do_not_block_the_real_upload_and_unfinished_uploads_are_bounded() {
         .create_case(NewCase::new(Category::Waste, Urgency::Low, "堆物", "G1"))
         .unwrap();
     for x in [&h, &h2, &h3] {
-        squatter
-            .store
-            .record(&own, EventKind::PhotoAdded { hash: x.clone() })
-            .unwrap();
+        assert!(forge_photo_reference(&server, &squatter, &own, x).ok);
     }
     assert!(squatter.sync().refused.is_empty());
     let auth = format!("Bearer {}", squatter.token());

@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use outpost_core::store::blobs::BlobState;
 use outpost_core::sync::blobs::{BlobStatus, DEFAULT_CHUNK_BYTES, sha256_hex};
 use outpost_core::sync::{SyncClient, SyncConfig, SyncListener, SyncProgress};
-use outpost_core::{Category, EventKind, NewCase, Store, Urgency};
-use outpost_tests::cut_proxy::CutProxy;
-use outpost_tests::harness::{Device, Server, city, fast, http};
+use outpost_core::{Category, NewCase, Store, Urgency};
+use outpost_tests::harness::{Device, Server, city, fast, forge_photo_reference, http};
+use outpost_tests::link::{CutAt, Link};
 use rand::Rng;
 
 fn photo(len: usize, seed: u8) -> Vec<u8> {
@@ -77,7 +77,11 @@ fn client(url: &str) -> SyncClient {
 fn photos_cut_at_random_bytes_and_restarted_between_chunks_arrive_whole() {
     let server = Server::start(&city());
     // Cuts land up to three chunks deep into a connection, so inside chunks and downloads.
-    let proxy = CutProxy::start(server.addr, 60, 3 * DEFAULT_CHUNK_BYTES as u64);
+    let proxy = Link::cutting(
+        server.addr,
+        60,
+        CutAt::BothWays(3 * DEFAULT_CHUNK_BYTES as u64),
+    );
     let dir = tempfile::tempdir().unwrap();
     let reporter = Device::enroll(&server, &server.url, dir.path(), "member-a1");
     let viewer = Device::enroll(&server, &server.url, dir.path(), "member-a2");
@@ -338,7 +342,7 @@ fn damaged_chunks_damaged_downloads_and_wrong_hashes_are_caught() {
     // A download whose bytes are damaged on the way (a byte flipped in the reply on every
     // new connection) fails its hash check, is discarded and fetched again: the device
     // keeps only the true bytes.
-    let proxy = CutProxy::start(server.addr, 0, 200_000);
+    let proxy = Link::cutting(server.addr, 0, CutAt::BothWays(200_000));
     proxy.set_corrupt_percent(100);
     let viewer_dir = tempfile::tempdir().unwrap();
     let viewer = Device::enroll(&server, &server.url, viewer_dir.path(), "lead-c1");
@@ -381,9 +385,7 @@ fn damaged_chunks_damaged_downloads_and_wrong_hashes_are_caught() {
     .unwrap();
     assert_eq!(r.status, 403, "unreferenced: refused before anything else");
     // Referenced by a (hostile) document, it is still no photo.
-    dev.store
-        .record(&case, EventKind::PhotoAdded { hash: fake.clone() })
-        .unwrap();
+    assert!(forge_photo_reference(&server, &dev, &case, &fake).ok);
     rt.block_on(c.sync(&dev.store, None)).unwrap();
     let r = http(
         server.addr,

@@ -4,10 +4,9 @@
 
 use std::sync::{Arc, Barrier};
 
-use automerge::{ObjType, ROOT, ReadDoc, Value, transaction::Transactable};
 use outpost_core::{Category, NewCase, Urgency};
 use outpost_server::Storage;
-use outpost_tests::harness::{Device, Server, city, doc_as, last_change, push_request, raw_sync};
+use outpost_tests::harness::{Device, Server, city};
 
 #[test]
 fn the_directory_exports_imports_and_refuses_what_does_not_fit() {
@@ -78,33 +77,8 @@ fn documents_entering_a_scope_arrive_with_their_whole_history() {
 
     // An administrator moves the case to G2: G2's member receives all of it.
     admin.sync();
-    let actor = admin.store.actor_id().unwrap();
-    let mut doc = doc_as(&admin.store, &case_g1, &actor);
-    doc.put(ROOT, "grid_id", "G2").unwrap();
-    let events = match doc.get(ROOT, "events").unwrap() {
-        Some((Value::Object(ObjType::List), id)) => id,
-        _ => panic!("no timeline"),
-    };
-    let n = doc.length(&events);
-    let m = doc.insert_object(&events, n, ObjType::Map).unwrap();
-    for (k, v) in [
-        ("id", "move-1"),
-        ("kind", "edited"),
-        ("author", "admin"),
-        ("role", "admin"),
-        ("fields", "grid"),
-    ] {
-        doc.put(&m, k, v).unwrap();
-    }
-    doc.put(&m, "at", 1_900_000_000_000i64).unwrap();
-    let (reply, parsed) = raw_sync(
-        server.addr,
-        &admin.token(),
-        &push_request("", &case_g1, vec![last_change(&mut doc)]),
-    );
-    assert_eq!(reply.status, 200);
-    let ack = &parsed.unwrap().acks[0];
-    assert!(ack.ok, "{:?}", ack.reason);
+    admin.store.move_case(&case_g1, "G2").unwrap();
+    assert!(admin.sync().refused.is_empty());
     b.sync();
     let moved = b.store.case(&case_g1).expect("G2 has the moved case");
     assert_eq!(moved.grid_id, "G2");

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use outpost_core::{Category, NewCase, Store, Urgency};
 use outpost_server::Storage;
 use outpost_tests::harness::{Device, Server, bin, city};
-use outpost_tests::proxy::Proxy;
+use outpost_tests::link::{Link, Profile};
 use rand::Rng;
 
 fn cursor_seq(store: &Store) -> u64 {
@@ -39,7 +39,7 @@ fn new_cases(store: &Store, n: usize, tag: &str) -> Vec<String> {
 #[test]
 fn syncs_cut_at_random_bytes_and_killed_mid_apply_converge() {
     let server = Server::start(&city());
-    let proxy = Proxy::start(server.addr);
+    let proxy = Link::start(server.addr, Profile::NONE);
     let dir = tempfile::tempdir().unwrap();
     // The others write straight to the server; the victim goes through the proxy.
     let writer = Device::enroll(&server, &server.url, dir.path(), "member-a1");
@@ -68,7 +68,7 @@ fn syncs_cut_at_random_bytes_and_killed_mid_apply_converge() {
         }
         let mut child = Command::new(bin("outpost-test-device"))
             .arg(&db)
-            .arg("sync")
+            .args(["sync", "--impatient"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -113,7 +113,7 @@ fn syncs_cut_at_random_bytes_and_killed_mid_apply_converge() {
     for _ in 0..5 {
         let status = Command::new(bin("outpost-test-device"))
             .arg(&db)
-            .arg("sync")
+            .args(["sync", "--impatient"])
             .stdout(Stdio::null())
             .status()
             .unwrap();

@@ -10,11 +10,11 @@ fn answer_all(d: &Device, insp: &str, items: &[&str], value: impl Fn(&str) -> An
     for item in items {
         let v = value(item);
         let photos = match v {
-            AnswerValue::Photo => vec![format!("{:064x}", 7)],
+            AnswerValue::Photo => vec![d.camera_photo(7)],
             _ => vec![],
         };
         d.store
-            .answer(insp, item, v, "", &photos)
+            .answer_with_photos(insp, item, v, "", &photos)
             .unwrap_or_else(|e| panic!("{} answering {item}: {e}", d.name));
     }
 }

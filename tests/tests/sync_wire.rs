@@ -3,19 +3,19 @@
 
 use outpost_core::{Category, NewCase, Urgency};
 use outpost_tests::harness::{Device, Server, city};
-use outpost_tests::proxy::Proxy;
+use outpost_tests::link::{Link, Profile};
 
 #[test]
 fn a_sync_with_nothing_new_is_one_round_trip_under_a_kilobyte_each_way() {
     let server = Server::start(&city());
-    let proxy = Proxy::start(server.addr);
+    let proxy = Link::start(server.addr, Profile::NONE);
     let dir = tempfile::tempdir().unwrap();
     let d = Device::enroll(&server, &proxy.url(), dir.path(), "member-a1");
     d.store
         .flag_person_in_distress("G1", None, None, None)
         .unwrap();
     d.sync();
-    proxy.reset_counters();
+    proxy.reset();
     let r = d.sync();
     let (up, down) = proxy.bytes();
     assert_eq!(r.round_trips, 1);
@@ -25,7 +25,7 @@ fn a_sync_with_nothing_new_is_one_round_trip_under_a_kilobyte_each_way() {
 #[test]
 fn new_cases_cost_less_on_the_wire_than_their_raw_json() {
     let server = Server::start(&city());
-    let proxy = Proxy::start(server.addr);
+    let proxy = Link::start(server.addr, Profile::NONE);
     let dir = tempfile::tempdir().unwrap();
     let writer = Device::enroll(&server, &proxy.url(), dir.path(), "member-a1");
     let reader = Device::enroll(&server, &proxy.url(), dir.path(), "member-a2");
@@ -43,10 +43,10 @@ fn new_cases_cost_less_on_the_wire_than_their_raw_json() {
             .unwrap()
             .len();
     }
-    proxy.reset_counters();
+    proxy.reset();
     writer.sync();
     let (up, _) = proxy.bytes();
-    proxy.reset_counters();
+    proxy.reset();
     let r = reader.sync();
     let (_, down) = proxy.bytes();
     assert_eq!(r.pulled_docs, 200);

@@ -400,7 +400,7 @@ fn over_tls_devices_enroll_and_sync_and_bad_handshakes_are_dropped() {
     let e = rt
         .block_on(client.enroll(&stranger, &code, "stranger"))
         .unwrap_err();
-    assert!(matches!(e, SyncError::Network(_)), "{e}");
+    assert!(matches!(e, SyncError::Tls(_)), "{e}");
 
     // Plain HTTP to the TLS port gets no HTTP answer, and is not held until a timeout.
     // (The server counts a failed handshake just after it closed the connection.)

@@ -8,10 +8,11 @@
 mod document;
 mod fold;
 
-pub(crate) use document::{append_event, apply_edit, new_case_doc, read_case};
-pub use document::{may_record, record_for};
-pub(crate) use fold::permit;
-pub use fold::{Derived, fold};
+pub use document::{CaseRoot, record};
+#[cfg(test)]
+pub(crate) use document::{append_event, event_by};
+pub(crate) use document::{new_case_doc, read_case, read_case_parts};
+pub use fold::{Acting, CaseState, Derived, fold, permit};
 
 use serde::{Deserialize, Serialize};
 
@@ -220,7 +221,9 @@ pub struct HazardSource {
 }
 
 /// Fields a reporter or grid member may correct after the fact. `None` leaves a field alone.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// An edit is a timeline event carrying the new values; the fold applies it only if its
+/// author was allowed to edit at its place in the timeline.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CaseEdit {
     pub category: Option<Category>,
     pub urgency: Option<Urgency>,
@@ -247,7 +250,8 @@ impl CaseEdit {
         self == &CaseEdit::default()
     }
 
-    pub(crate) fn field_names(&self) -> String {
+    /// The fields this edit changes, comma-separated ("title,location").
+    pub fn field_names(&self) -> String {
         let mut f = Vec::new();
         if self.category.is_some() {
             f.push("category");
@@ -304,8 +308,10 @@ pub enum EventKind {
     PhotoAdded {
         hash: String,
     },
-    Edited {
-        fields: String,
+    Edited(CaseEdit),
+    /// An administrator moved the case to another grid.
+    Moved {
+        grid_id: String,
     },
     /// Written by a newer version of the app; kept and shown, never interpreted.
     Unknown {
@@ -326,7 +332,8 @@ impl EventKind {
             EventKind::Cancelled { .. } => "cancelled",
             EventKind::Comment { .. } => "comment",
             EventKind::PhotoAdded { .. } => "photo_added",
-            EventKind::Edited { .. } => "edited",
+            EventKind::Edited(_) => "edited",
+            EventKind::Moved { .. } => "moved",
             EventKind::Unknown { name } => name,
         }
     }
@@ -353,13 +360,21 @@ impl EventKind {
             }
             EventKind::Comment { text } => check_required("comment", text, MAX_TEXT)?,
             EventKind::PhotoAdded { hash } => check_photo_hash(hash)?,
+            EventKind::Edited(e) => {
+                if e.is_empty() {
+                    return Err(ValidationError::Empty { field: "edit" });
+                }
+                e.validate()?
+            }
+            EventKind::Moved { grid_id } => check_required("grid", grid_id, MAX_TITLE)?,
             _ => {}
         }
         Ok(())
     }
 }
 
-/// An event as recorded: who did it, from which role, at what device time.
+/// An event as recorded: who did it, from which role, at what device time, and what its
+/// author had seen.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub id: String,
@@ -367,6 +382,16 @@ pub struct Event {
     pub role: Role,
     pub at: i64,
     pub kind: EventKind,
+    /// The timeline's latest events when the author acted (ids; empty for the creation).
+    /// Events neither of which had seen the other are concurrent.
+    #[serde(default)]
+    pub after: Vec<String>,
+    /// The case's grid as the author saw it, for grid members and leads.
+    #[serde(default)]
+    pub grid: Option<String>,
+    /// The author's responder unit.
+    #[serde(default)]
+    pub unit: Option<String>,
 }
 
 /// An event as the UI shows it: `conflict` says why it no longer fits the state it landed on.
@@ -401,11 +426,28 @@ pub struct Case {
     pub conflicts: usize,
     /// An acknowledgement for the reporter: someone has taken the case on.
     pub acknowledged: bool,
+    /// What the report said when it was made (edits and moves are timeline events).
+    pub root: CaseRoot,
 }
 
 impl Case {
     pub fn is_overdue(&self, now: i64) -> bool {
         self.status.is_open() && self.deadline.is_some_and(|d| d < now)
+    }
+
+    /// Every photo of the case: the report's, then those added to its timeline.
+    pub fn photos(&self) -> Vec<String> {
+        let added = self.timeline.iter().filter_map(|e| match &e.event.kind {
+            EventKind::PhotoAdded { hash } => Some(hash.clone()),
+            _ => None,
+        });
+        let mut out = self.attachments.clone();
+        for h in added {
+            if !out.contains(&h) {
+                out.push(h);
+            }
+        }
+        out
     }
 }
 
@@ -425,31 +467,16 @@ pub struct CaseSummary {
     pub updated_at: i64,
     pub deadline: Option<i64>,
     pub conflicts: i64,
+    /// Still needs someone's work.
+    pub is_open: bool,
+    /// Open and past its deadline when the list was read.
+    pub is_overdue: bool,
 }
 
-pub(crate) fn check_required(
-    field: &'static str,
-    v: &str,
-    max: usize,
-) -> Result<(), ValidationError> {
-    if v.trim().is_empty() {
-        return Err(ValidationError::Empty { field });
-    }
-    check_len(field, v, max)
-}
-
-pub(crate) fn check_len(field: &'static str, v: &str, max: usize) -> Result<(), ValidationError> {
-    if v.chars().count() > max {
-        return Err(ValidationError::TooLong { field, max });
-    }
-    Ok(())
-}
+pub(crate) use crate::error::{check_len, check_required};
 
 pub(crate) fn check_photo_hash(h: &str) -> Result<(), ValidationError> {
-    if h.len() == 64
-        && h.bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-    {
+    if crate::photo::is_blob_hash(h) {
         Ok(())
     } else {
         Err(ValidationError::PhotoHash(h.to_string()))

@@ -21,7 +21,7 @@ use super::{Store, Txn};
 use crate::case::{EventKind, NewCase};
 use crate::error::{Error, Result, ValidationError};
 use crate::inspection::AnswerValue;
-use crate::sync::blobs::{MAX_BLOB_BYTES, is_blob_hash, sniff_mime};
+use crate::photo::{SNIFF_BYTES, check_size, hash_file, is_blob_hash, sniff_mime};
 
 /// Bytes of uploaded and cached blobs kept before the least recently used are evicted,
 /// unless the app sets another limit.
@@ -119,8 +119,8 @@ impl Store {
                 }
                 total += n as u64;
                 check_size(total)?;
-                if head.len() < 32 {
-                    head.extend_from_slice(&buf[..n.min(32 - head.len())]);
+                if head.len() < SNIFF_BYTES {
+                    head.extend_from_slice(&buf[..n.min(SNIFF_BYTES - head.len())]);
                 }
                 hasher.update(&buf[..n]);
                 out.write_all(&buf[..n])?;
@@ -152,16 +152,23 @@ impl Store {
     /// event. Returns the photo's hash.
     pub fn add_photo_to_case(&self, case_id: &str, path: impl AsRef<Path>) -> Result<String> {
         let b = self.import_photo(path)?;
+        self.add_imported_photo_to_case(case_id, &b)
+    }
+
+    /// Attaches a photo already copied in by [`Store::import_photo`] to a case: its blob row
+    /// and the `photo_added` event, in one transaction. Returns the photo's hash.
+    pub fn add_imported_photo_to_case(&self, case_id: &str, b: &ImportedBlob) -> Result<String> {
         let kind = EventKind::PhotoAdded {
             hash: b.hash.clone(),
         };
         kind.validate(self.now())?;
+        // The blob row goes in before the reference: a reference needs a photo on the device.
         self.write(|t| {
-            record_in(t, case_id, kind, |_| Ok(()))?;
             let priority = doc_priority(t, case_id)?;
-            insert_blob(t, &b, BlobState::Local, priority)
+            insert_blob(t, b, BlobState::Local, priority)?;
+            record_in(t, case_id, kind)
         })?;
-        Ok(b.hash)
+        Ok(b.hash.clone())
     }
 
     /// Opens a case with photos attached from these files, in one transaction.
@@ -177,6 +184,9 @@ impl Store {
         c.attachments.extend(blobs.iter().map(|b| b.hash.clone()));
         c.validate()?;
         self.write(|t| {
+            for b in &blobs {
+                insert_blob(t, b, BlobState::Local, 9)?;
+            }
             let id = create_in(t, &c)?;
             let priority = doc_priority(t, &id)?;
             for b in &blobs {
@@ -201,12 +211,11 @@ impl Store {
             .collect::<Result<Vec<_>>>()?;
         let hashes: Vec<String> = blobs.iter().map(|b| b.hash.clone()).collect();
         self.write(|t| {
-            answer_in(t, inspection_id, item_id, value, note, &hashes)?;
             let priority = doc_priority(t, inspection_id)?;
             for b in &blobs {
                 insert_blob(t, b, BlobState::Local, priority)?;
             }
-            Ok(())
+            answer_in(t, inspection_id, item_id, value, note, &hashes)
         })?;
         Ok(hashes)
     }
@@ -222,6 +231,20 @@ impl Store {
             .optional()?
             .transpose()
         })
+    }
+
+    /// Whether this device holds photo `hash`: its row and its file. A reference to a photo
+    /// it does not hold is refused ([`ValidationError::PhotoNotOnDevice`]): it could never
+    /// be uploaded.
+    pub fn has_photo(&self, hash: &str) -> Result<bool> {
+        let known = self.with_conn(|c| {
+            Ok(
+                c.query_row("SELECT 1 FROM blobs WHERE hash = ?1", [hash], |_| Ok(()))
+                    .optional()?
+                    .is_some(),
+            )
+        })?;
+        Ok(known && is_blob_hash(hash) && self.blob_file(hash).is_file())
     }
 
     /// The file of a photo this device holds, marking it recently used; `None` if it must be
@@ -377,13 +400,21 @@ impl Store {
     }
 }
 
-fn check_size(len: u64) -> Result<()> {
-    if len > MAX_BLOB_BYTES {
-        return Err(ValidationError::PhotoTooLarge {
-            size: len,
-            max: MAX_BLOB_BYTES,
+/// Inside an action's transaction: `Err(PhotoNotOnDevice)` for the first of `hashes` this
+/// device has no blob row for (a row means the file is there: files are written before
+/// their rows and deleted after them). Photos imported for the same action are inserted
+/// first by the caller.
+pub(crate) fn check_photos_held<'a>(
+    t: &Txn<'_>,
+    hashes: impl IntoIterator<Item = &'a str>,
+) -> Result<()> {
+    let mut stmt = t
+        .conn()
+        .prepare_cached("SELECT 1 FROM blobs WHERE hash = ?1")?;
+    for h in hashes {
+        if !stmt.exists([h])? {
+            return Err(ValidationError::PhotoNotOnDevice(h.to_string()).into());
         }
-        .into());
     }
     Ok(())
 }
@@ -432,27 +463,6 @@ fn row_info(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<BlobInfo>> {
     }))
 }
 
-/// SHA-256 (hex), length and first bytes of a file.
-pub(crate) fn hash_file(path: &Path) -> Result<(String, u64, Vec<u8>)> {
-    let mut f = File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 << 10];
-    let mut head = Vec::new();
-    let mut total = 0u64;
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        if head.len() < 32 {
-            head.extend_from_slice(&buf[..n.min(32 - head.len())]);
-        }
-        hasher.update(&buf[..n]);
-        total += n as u64;
-    }
-    Ok((hex::encode(hasher.finalize()), total, head))
-}
-
 /// Makes a rename in `dir` durable.
 fn sync_dir(dir: &Path) -> Result<()> {
     #[cfg(unix)]
@@ -467,6 +477,8 @@ mod tests {
     use super::*;
     use crate::case::{Category, Urgency};
     use crate::member::{Member, Role};
+    use crate::photo::MAX_BLOB_BYTES;
+    use crate::sync::blobs::sha256_hex;
 
     pub(crate) fn jpeg(len: usize, seed: u8) -> Vec<u8> {
         let mut v = vec![0xFF, 0xD8, 0xFF, 0xE0];
@@ -582,6 +594,41 @@ mod tests {
             assert!(s.photo_path(h).unwrap().is_some(), "{h}");
         }
         assert_eq!(s.blob_bytes().unwrap(), (1000, 2000));
+    }
+
+    #[test]
+    fn only_photos_this_device_holds_count_as_held() {
+        let (dir, s) = store();
+        let f = dir.path().join("p.jpg");
+        fs::write(&f, jpeg(2000, 9)).unwrap();
+        let imported = s.import_photo(&f).unwrap();
+        // Copied in but not recorded: not held (nothing would upload it).
+        assert!(!s.has_photo(&imported.hash).unwrap());
+        let mut c = NewCase::new(Category::Waste, Urgency::Low, "w", "g");
+        c.attachments = vec![sha256_hex(b"a photo taken on another phone")];
+        let err = s.create_case_with_photos(c.clone(), &[&f]).unwrap_err();
+        assert!(
+            matches!(&err, Error::Invalid(ValidationError::PhotoNotOnDevice(h)) if *h == c.attachments[0]),
+            "{err:?}"
+        );
+        assert!(s.all_cases(10, 0).unwrap().is_empty());
+        assert!(!s.has_photo(&imported.hash).unwrap(), "rolled back");
+        c.attachments.clear();
+        let id = s.create_case_with_photos(c.clone(), &[&f]).unwrap();
+        assert!(s.has_photo(&imported.hash).unwrap());
+        assert_eq!(
+            s.blob(&imported.hash).unwrap().unwrap().priority,
+            super::super::projection::priority_of_case(&s.case(&id).unwrap()),
+            "the case's priority"
+        );
+        // A held photo may be named by its hash on the next report.
+        c.attachments = vec![imported.hash.clone()];
+        let no_files: [&Path; 0] = [];
+        let again = s.create_case_with_photos(c, &no_files).unwrap();
+        assert_ne!(again, id);
+        fs::remove_file(s.blob_file(&imported.hash)).unwrap();
+        assert!(!s.has_photo(&imported.hash).unwrap(), "file gone");
+        assert!(!s.has_photo("not-a-hash").unwrap());
     }
 
     #[test]

@@ -2,7 +2,8 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::cases::{create_in, record_in};
+use super::blobs::check_photos_held;
+use super::cases::{create_raised_in, record_in};
 use super::projection::list_inspections;
 use super::{DocKind, Store, Txn, new_id};
 use crate::case::{EventKind, HazardSource, NewCase};
@@ -11,7 +12,7 @@ use crate::inspection::{
     Answer, AnswerValue, Inspection, InspectionStatus, InspectionSummary, Site, check_answer,
     is_failure, new_inspection_doc, read_inspection, record_link, record_submission, write_answer,
 };
-use crate::member::Role;
+use crate::rules;
 use crate::template::Template;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -72,18 +73,7 @@ impl Store {
         site.validate()?;
         self.write(|t| {
             let me = t.member()?;
-            if !matches!(me.role, Role::GridMember | Role::GridLead | Role::Admin) {
-                return Err(Error::Forbidden(format!(
-                    "a {} cannot run inspections",
-                    me.role.as_str()
-                )));
-            }
-            if !me.in_grid(&site.grid_id) {
-                return Err(Error::Forbidden(format!(
-                    "grid {} is outside your grids",
-                    site.grid_id
-                )));
-            }
+            rules::may_start(Some(&me), &site.grid_id)?;
             let template = load_template(t.conn(), template_id, None)?;
             if let Some(p) = previous {
                 inspection_in(t, p)?;
@@ -117,13 +107,7 @@ impl Store {
         self.write(|t| {
             let me = t.member()?;
             let insp = inspection_in(t, id)?;
-            may_inspect(&me, &insp)?;
-            if insp.status == InspectionStatus::Submitted {
-                return Err(Error::Transition {
-                    action: "submit an inspection".into(),
-                    status: "already submitted".into(),
-                });
-            }
+            rules::may_submit(Some(&me), &insp)?;
             let missing = insp.unanswered();
             if let Some(first) = missing.first() {
                 return Err(ValidationError::Unanswered {
@@ -157,7 +141,7 @@ impl Store {
                     inspection_id: id.to_string(),
                     item_id: item.id.clone(),
                 });
-                let case_id = create_in(t, &c)?;
+                let case_id = create_raised_in(t, &c)?;
                 let doc = t.doc(id)?.ok_or_else(|| not_found(id))?;
                 record_link(doc, "hazards", &item.id, &case_id)?;
                 raised.push(case_id);
@@ -182,7 +166,7 @@ impl Store {
                         if open {
                             let note =
                                 format!("整改已复查通过 Verified rectified at re-inspection {id}");
-                            record_in(t, case_id, EventKind::Resolved { note }, |_| Ok(()))?;
+                            record_in(t, case_id, EventKind::Resolved { note })?;
                         }
                         let doc = t.doc(id)?.ok_or_else(|| not_found(id))?;
                         record_link(doc, "verified", item_id, case_id)?;
@@ -207,6 +191,15 @@ impl Store {
         })
     }
 
+    /// Whether the signed-in member may submit walkthrough `id` now, and what is missing.
+    pub fn inspection_readiness(&self, id: &str) -> Result<rules::Readiness> {
+        let me = self.member()?;
+        Ok(rules::inspection_readiness(
+            me.as_ref(),
+            &self.inspection(id)?,
+        ))
+    }
+
     pub fn inspections(
         &self,
         status: Option<InspectionStatus>,
@@ -229,22 +222,6 @@ fn inspection_in(t: &mut Txn<'_>, id: &str) -> Result<Inspection> {
         return Err(not_found(id));
     }
     read_inspection(doc, id)
-}
-
-fn may_inspect(me: &crate::member::Member, insp: &Inspection) -> Result<()> {
-    if !matches!(me.role, Role::GridMember | Role::GridLead | Role::Admin) {
-        return Err(Error::Forbidden(format!(
-            "a {} cannot fill in inspections",
-            me.role.as_str()
-        )));
-    }
-    if !me.in_grid(&insp.site.grid_id) {
-        return Err(Error::Forbidden(format!(
-            "grid {} is outside your grids",
-            insp.site.grid_id
-        )));
-    }
-    Ok(())
 }
 
 fn insert_template(c: &rusqlite::Connection, t: &Template) -> Result<()> {
@@ -281,18 +258,13 @@ pub(super) fn answer_in(
 ) -> Result<()> {
     let me = t.member()?;
     let insp = inspection_in(t, inspection_id)?;
-    may_inspect(&me, &insp)?;
-    if insp.status == InspectionStatus::Submitted {
-        return Err(Error::Transition {
-            action: "answer an inspection".into(),
-            status: "submitted".into(),
-        });
-    }
+    rules::may_answer(Some(&me), &insp)?;
     let item = insp
         .template
         .item(item_id)
         .ok_or_else(|| ValidationError::UnknownItem(item_id.to_string()))?;
     check_answer(item, &value, note, photos)?;
+    check_photos_held(t, photos.iter().map(String::as_str))?;
     let answer = Answer {
         item_id: item_id.to_string(),
         value,

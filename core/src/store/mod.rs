@@ -11,7 +11,6 @@ mod changes;
 mod inspections;
 mod projection;
 mod schema;
-pub(crate) mod sync_state;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -20,12 +19,15 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use automerge::{ActorId, AutoCommit, Change, ChangeHash, transaction::CommitOptions};
 use rusqlite::{OptionalExtension, params};
 
-pub use changes::{ApplyReport, OutboxEntry};
+pub use cases::HomeRows;
+pub use changes::{ApplyReport, Outbound, OutboxEntry};
 
 use crate::clock::{Clock, SystemClock};
 use crate::doc::kind_of;
 use crate::error::{Error, Result};
 use crate::member::Member;
+use crate::sync::token::{FileTokenStore, TokenStore, Tokens};
+use projection::SearchIndex;
 
 /// What a document holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,12 +56,15 @@ impl DocKind {
 /// A document is compacted into a fresh snapshot once this many change rows pile up.
 const COMPACT_AFTER: i64 = 64;
 /// Loaded documents kept in memory, so a burst of edits on one case does not reload it.
-const CACHE_DOCS: usize = 128;
+/// Few: a document with a long timeline takes a lot more memory loaded than stored.
+const CACHE_DOCS: usize = 32;
 
 pub struct Store {
     inner: Mutex<Inner>,
     clock: Arc<dyn Clock>,
     path: PathBuf,
+    /// Where the device token lives: never in the database (`sync/token.rs`).
+    pub(crate) tokens: Tokens,
 }
 
 struct Inner {
@@ -76,7 +81,27 @@ impl Store {
         Store::open_with_clock(path, Arc::new(SystemClock))
     }
 
+    /// Opens the store with its device token kept in `<path>.token`, a file only this user
+    /// may read ([`FileTokenStore`]).
     pub fn open_with_clock(path: impl AsRef<Path>, clock: Arc<dyn Clock>) -> Result<Store> {
+        let tokens = Arc::new(FileTokenStore::beside(path.as_ref()));
+        Store::open_with(path, clock, tokens)
+    }
+
+    /// Opens the store with the device token kept by `tokens` (the platform's Keystore or
+    /// Keychain). A token an older version left in the database moves there now.
+    pub fn open_with_token_store(
+        path: impl AsRef<Path>,
+        tokens: Arc<dyn TokenStore>,
+    ) -> Result<Store> {
+        Store::open_with(path, Arc::new(SystemClock), tokens)
+    }
+
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        clock: Arc<dyn Clock>,
+        tokens: Arc<dyn TokenStore>,
+    ) -> Result<Store> {
         let path = path.as_ref().to_path_buf();
         let conn = schema::open(&path)?;
         let actor = match conn
@@ -117,8 +142,12 @@ impl Store {
             }),
             clock,
             path,
+            tokens: Tokens::new(tokens),
         };
         store.install_builtin_templates()?;
+        // Best effort: if the token store cannot take it now (a locked Keychain), the token
+        // stays where it was and moves on the next read.
+        let _ = store.move_token_out_of_database();
         Ok(store)
     }
 
@@ -195,12 +224,18 @@ impl Store {
             actor,
             member: member.as_ref(),
             touched: HashMap::new(),
+            search: SearchIndex::default(),
             now,
         };
         let out = f(&mut txn)?;
         let Txn {
-            tx, cache, touched, ..
+            tx,
+            cache,
+            touched,
+            mut search,
+            ..
         } = txn;
+        search.flush(&tx)?;
         tx.commit()?;
         for (id, (kind, doc)) in touched {
             cache.put(id, kind, doc);
@@ -237,6 +272,17 @@ impl Store {
         let guard = self.lock()?;
         f(&guard.conn)
     }
+
+    /// Like [`Store::with_conn`], with a loader for documents that bypasses the cache.
+    pub(crate) fn with_loader<R>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection, &dyn Fn(&str) -> Result<Option<AutoCommit>>) -> Result<R>,
+    ) -> Result<R> {
+        let guard = self.lock()?;
+        let conn = &guard.conn;
+        let load = |id: &str| Ok(load_doc(conn, id, &guard.actor)?.map(|(_, d)| d));
+        f(conn, &load)
+    }
 }
 
 /// One user action's transaction.
@@ -246,6 +292,8 @@ pub(crate) struct Txn<'a> {
     actor: &'a ActorId,
     member: Option<&'a Member>,
     touched: HashMap<String, (Option<DocKind>, AutoCommit)>,
+    /// Cases to (re)index for search when the transaction ends.
+    search: SearchIndex,
     now: i64,
 }
 
@@ -299,7 +347,8 @@ impl<'a> Txn<'a> {
             .ok_or_else(|| Error::Storage("document vanished inside a transaction".into()))
     }
 
-    /// Commits the pending local edits of `id` as one Automerge change and stores it.
+    /// Commits the pending local edits of `id` as one Automerge change and stores it, raw
+    /// (uncompressed): it is sent as it is, and compaction into a snapshot compresses.
     pub fn commit_local(&mut self, id: &str) -> Result<()> {
         let now = self.now;
         let Some((kind, doc)) = self.touched.get_mut(id) else {
@@ -307,24 +356,35 @@ impl<'a> Txn<'a> {
                 "document {id} was not opened in this transaction"
             )));
         };
-        if doc
-            .commit_with(CommitOptions::default().with_time(now))
-            .is_none()
-        {
+        // Automerge change times are seconds since the epoch (its JavaScript library reads
+        // them so); our own timestamps inside documents stay milliseconds.
+        let options = CommitOptions::default().with_time(now.div_euclid(1000));
+        if doc.commit_with(options).is_none() {
             return Ok(());
         }
-        let mut change = doc
+        let change = doc
             .get_last_local_change()
             .ok_or_else(|| Error::Storage("the change just made is missing".into()))?;
-        let hash = change.hash();
-        let bytes = change.bytes().into_owned();
-        ensure_row(&self.tx, id, *kind, now)?;
-        insert_change(&self.tx, id, &hash, &bytes)?;
-        persist(&self.tx, id, kind, doc, 1, now)
+        let row = (change.hash(), change.raw_bytes().to_vec());
+        let at = Persist {
+            now,
+            follow_server: false,
+        };
+        persist(&self.tx, &mut self.search, id, kind, doc, &[row], at)
     }
 
-    /// Stores changes received from elsewhere. Returns how many were new.
+    /// Stores changes received from elsewhere, raw. Returns how many were new.
     pub fn apply_remote(&mut self, id: &str, changes: Vec<Change>) -> Result<usize> {
+        self.apply(id, changes, false)
+    }
+
+    /// Stores changes the server sent. A document with nothing unacknowledged stays so:
+    /// what the server sent is on the server.
+    pub fn apply_pulled(&mut self, id: &str, changes: Vec<Change>) -> Result<usize> {
+        self.apply(id, changes, true)
+    }
+
+    fn apply(&mut self, id: &str, changes: Vec<Change>, follow_server: bool) -> Result<usize> {
         let now = self.now;
         self.doc_or_new(id)?;
         let Some((kind, doc)) = self.touched.get_mut(id) else {
@@ -332,20 +392,18 @@ impl<'a> Txn<'a> {
                 "document {id} was not opened in this transaction"
             )));
         };
-        ensure_row(&self.tx, id, *kind, now)?;
         let mut seen = std::collections::HashSet::new();
         let mut fresh = Vec::new();
+        let mut rows = Vec::new();
         for c in changes {
             let hash = c.hash();
             if doc.get_change_by_hash(&hash).is_none() && seen.insert(hash) {
+                rows.push((hash, c.raw_bytes().to_vec()));
                 fresh.push(c);
             }
         }
-        let n = fresh.len();
-        for c in &mut fresh {
-            let hash = c.hash();
-            let bytes = c.bytes().into_owned();
-            insert_change(&self.tx, id, &hash, &bytes)?;
+        if fresh.is_empty() {
+            return Ok(0);
         }
         doc.apply_changes(fresh).map_err(|e| Error::BadChange {
             id: id.to_string(),
@@ -354,62 +412,79 @@ impl<'a> Txn<'a> {
         if kind.is_none() {
             *kind = kind_of(doc).as_deref().and_then(DocKind::parse);
         }
-        persist(&self.tx, id, kind, doc, n as i64, now)?;
-        Ok(n)
+        let at = Persist { now, follow_server };
+        persist(&self.tx, &mut self.search, id, kind, doc, &rows, at)?;
+        Ok(rows.len())
+    }
+
+    /// What document `id` holds, if it was opened in this transaction.
+    pub fn kind(&self, id: &str) -> Option<DocKind> {
+        self.touched.get(id).and_then(|(k, _)| *k)
+    }
+
+    /// Lets go of document `id` for the rest of the transaction: what was written stays,
+    /// but the loaded document is dropped now instead of entering the cache at commit, so
+    /// a reply bringing thousands of documents holds one at a time.
+    pub fn release(&mut self, id: &str) {
+        self.touched.remove(id);
     }
 }
 
-fn ensure_row(
-    conn: &rusqlite::Connection,
-    id: &str,
-    kind: Option<DocKind>,
+/// When and how [`persist`] writes.
+#[derive(Clone, Copy)]
+struct Persist {
     now: i64,
-) -> Result<()> {
-    conn.execute(
-        "INSERT INTO documents(id, kind, snapshot, pending, heads, priority, updated_at)
-         VALUES (?1, ?2, x'', 0, x'', 9, ?3) ON CONFLICT(id) DO NOTHING",
-        params![id, kind.map(DocKind::as_str), now],
-    )?;
-    Ok(())
+    /// The changes came from the server: a document whose heads the server had
+    /// acknowledged stays acknowledged.
+    follow_server: bool,
 }
 
-fn insert_change(
-    conn: &rusqlite::Connection,
-    id: &str,
-    hash: &ChangeHash,
-    bytes: &[u8],
-) -> Result<()> {
-    conn.execute(
-        "INSERT INTO changes(doc_id, hash, bytes) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-        params![id, hash.0.as_slice(), bytes],
-    )?;
-    Ok(())
-}
-
-/// After new changes: heads, compaction and projections, all in the caller's transaction.
+/// After new changes: the document row (heads, priority, acknowledged heads), the change
+/// rows, compaction and projections, all in the caller's transaction.
 fn persist(
     conn: &rusqlite::Connection,
+    search: &mut SearchIndex,
     id: &str,
     kind: &mut Option<DocKind>,
     doc: &mut AutoCommit,
-    added: i64,
-    now: i64,
+    rows: &[(ChangeHash, Vec<u8>)],
+    at: Persist,
 ) -> Result<()> {
     let heads = encode_heads(&doc.get_heads());
     let priority = match kind {
-        Some(k) => projection::project(conn, *k, id, doc)?,
+        Some(k) => projection::project(conn, search, *k, id, doc)?,
         None => 9,
     };
     let pending: i64 = conn
         .prepare_cached(
-            "UPDATE documents SET kind = ?2, heads = ?3, pending = pending + ?4, priority = ?5,
-                 updated_at = ?6
-             WHERE id = ?1 RETURNING pending",
+            "INSERT INTO documents(id, kind, snapshot, pending, heads, synced_heads, priority,
+                 updated_at)
+             VALUES (?1, ?2, x'', ?4, ?3, CASE WHEN ?7 THEN ?3 ELSE x'' END, ?5, ?6)
+             ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, heads = excluded.heads,
+                 pending = pending + excluded.pending, priority = excluded.priority,
+                 updated_at = excluded.updated_at,
+                 synced_heads = CASE WHEN ?7 AND heads = synced_heads THEN excluded.heads
+                                     ELSE synced_heads END
+             RETURNING pending",
         )?
         .query_row(
-            params![id, kind.map(DocKind::as_str), heads, added, priority, now],
+            params![
+                id,
+                kind.map(DocKind::as_str),
+                heads,
+                rows.len() as i64,
+                priority,
+                at.now,
+                at.follow_server
+            ],
             |r| r.get(0),
         )?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO changes(doc_id, hash, bytes) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+    )?;
+    for (hash, bytes) in rows {
+        insert.execute(params![id, hash.0.as_slice(), bytes])?;
+    }
     // Changes still waiting for their dependencies are not in a snapshot: keep their rows.
     if pending >= COMPACT_AFTER && doc.get_missing_deps(&[]).is_empty() {
         let snapshot = doc.save();
@@ -428,11 +503,8 @@ fn load_doc(
     actor: &ActorId,
 ) -> Result<Option<(Option<DocKind>, AutoCommit)>> {
     let row: Option<(Option<String>, Vec<u8>)> = conn
-        .query_row(
-            "SELECT kind, snapshot FROM documents WHERE id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .prepare_cached("SELECT kind, snapshot FROM documents WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let Some((kind, snapshot)) = row else {
         return Ok(None);

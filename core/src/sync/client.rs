@@ -1,39 +1,58 @@
-//! The HTTP side of sync: reqwest over rustls (ring provider, bundled Mozilla roots, no
-//! platform verifier), timeouts, and retries with exponential backoff and jitter.
+//! The sync flow: enrollment, the directory, and the push/pull round trips sized to the
+//! link (docs/PROTOCOL.md, "Sync").
+//!
+//! Order within a sync: life-safety documents in round trips of their own (with the
+//! smallest reply page), then their photos, then everything else most urgent first with
+//! the reply pages of the feed, then the other photos. Each round trip is sized by
+//! [`Pace`] to take about [`SyncConfig::round_target`] at the pace the link showed; a
+//! failed one is tried again smaller, and what the server acknowledged is never sent
+//! again. A photo that cannot go does not fail the documents' sync: it is reported.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rand::Rng;
-use reqwest::StatusCode;
-use reqwest::header::{ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE};
+use reqwest::header::{ACCEPT_ENCODING, AUTHORIZATION, CONNECTION, CONTENT_ENCODING, CONTENT_TYPE};
 
+use super::http::{Watch, backoff, over_limit, too_much};
+use super::pace::Pace;
+use super::state::RefusedDoc;
 use super::wire::{
-    self, COMPRESS_ABOVE, DirectoryView, EnrollRequest, EnrollResponse, ErrorBody,
-    PROTOCOL_VERSION, PushDoc, SyncRequest, SyncResponse,
+    self, COMPRESS_ABOVE, DirectoryView, EnrollRequest, EnrollResponse, PROTOCOL_VERSION, PushDoc,
+    SyncRequest, SyncResponse,
 };
 use crate::error::Error;
-use crate::store::Store;
-use crate::store::sync_state::RefusedDoc;
+use crate::store::{Outbound, Store};
 
-/// Largest reply body the client reads, compressed or not.
-const MAX_REPLY: usize = 64 << 20;
+/// Largest reply body the client decodes, once decompressed.
+const MAX_DECODED: usize = 64 << 20;
+/// A reply expected to take longer than this to arrive closes its connection after it
+/// (servers end kept-alive connections about 10 s after writing a reply).
+const KEEP_ALIVE_SECS: f64 = 5.0;
+/// Priority of life-safety documents (and their photos), which go alone and first.
+const LIFE_SAFETY: i64 = 0;
 
 #[derive(Debug, Clone)]
 pub struct SyncConfig {
-    /// Base URL, e.g. `https://outpost.example.org`.
+    /// Base URL, e.g. `https://outpost.example.org`. Plain `http://` only to loopback.
     pub server_url: String,
-    /// Whole-request timeout.
+    /// A request that moves (almost) nothing for this long has stalled and is given up:
+    /// an idle timeout, never a limit on a body that keeps moving.
     pub timeout: Duration,
+    /// A sync that makes no progress for this long, retries included, stops.
+    pub give_up_after: Duration,
     pub connect_timeout: Duration,
-    /// Retries after the first attempt, for network errors, 429 and 5xx.
+    /// Retries after a failed request (network errors, timeouts, 408, 429, 5xx).
     pub retries: u32,
     pub backoff_base: Duration,
     pub backoff_max: Duration,
-    /// Change bytes pushed per round trip (at least one document is always pushed).
+    /// Most change bytes pushed per round trip (at least one document is always pushed);
+    /// the link's pace usually allows less. With `page_bytes`, what bounds the memory a
+    /// round trip takes.
     pub push_bytes: usize,
-    /// Change bytes asked for per reply page.
+    /// Most change bytes asked for per reply page; the link's pace usually allows less.
     pub page_bytes: u64,
+    /// How long a round trip should take at the link's measured pace.
+    pub round_target: Duration,
     /// Round trips one sync makes at most before it reports and stops.
     pub max_rounds: usize,
     /// Extra trusted root certificates (DER), e.g. a city's private CA.
@@ -44,14 +63,16 @@ impl SyncConfig {
     pub fn new(server_url: &str) -> Self {
         SyncConfig {
             server_url: server_url.trim_end_matches('/').to_string(),
-            timeout: Duration::from_secs(60),
+            timeout: Duration::from_secs(25),
+            give_up_after: Duration::from_secs(55),
             connect_timeout: Duration::from_secs(10),
             retries: 4,
             backoff_base: Duration::from_millis(250),
             backoff_max: Duration::from_secs(15),
-            push_bytes: 512 << 10,
+            push_bytes: 1 << 20,
             page_bytes: 1 << 20,
-            max_rounds: 1000,
+            round_target: Duration::from_secs(12),
+            max_rounds: 10_000,
             extra_roots: Vec::new(),
         }
     }
@@ -63,6 +84,22 @@ pub enum SyncError {
     NotEnrolled,
     #[error("the server did not accept this device: {0}")]
     Unauthorized(String),
+    /// Plain HTTP to anything but this machine: the token and the documents would travel
+    /// readable by anyone on the way.
+    #[error("refusing plain http:// to {0}: use https:// (plain HTTP only reaches this machine)")]
+    Insecure(String),
+    /// A request made no progress for the stall timeout, or the sync for its limit.
+    #[error("timed out: {0}")]
+    TimedOut(String),
+    /// Nothing listens at the server's address (or a firewall says so).
+    #[error("the server refused the connection: {0}")]
+    Refused(String),
+    /// The connection broke in the middle of a request or its reply.
+    #[error("the connection was closed before the reply was complete: {0}")]
+    Closed(String),
+    #[error("the secure connection (TLS) failed: {0}")]
+    Tls(String),
+    /// Another network failure (no route, name not found, ...).
     #[error("cannot reach the server: {0}")]
     Network(String),
     #[error("the server refused the request ({status}, {code}): {message}")]
@@ -71,8 +108,12 @@ pub enum SyncError {
         code: String,
         message: String,
     },
-    #[error("the server failed ({status}): {message}")]
-    Server { status: u16, message: String },
+    #[error("the server failed ({status}, {code}): {message}")]
+    Server {
+        status: u16,
+        code: String,
+        message: String,
+    },
     #[error("the server's reply is not understood: {0}")]
     Protocol(String),
     #[error("local store: {0}")]
@@ -87,12 +128,13 @@ impl From<Error> for SyncError {
     }
 }
 
-/// Progress after each round trip.
+/// Progress after each round trip, and while bytes of a long one move.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SyncProgress {
     pub round: usize,
     pub pushed_docs: usize,
     pub pulled_changes: usize,
+    /// Request and reply body bytes so far, those of a round trip in flight included.
     pub bytes_sent: u64,
     pub bytes_received: u64,
     /// More pages or pushes follow.
@@ -100,6 +142,8 @@ pub struct SyncProgress {
     /// Photo bytes uploaded and downloaded so far (re-sent chunks included).
     pub blob_bytes_sent: u64,
     pub blob_bytes_received: u64,
+    /// A round trip (or photo chunk) is under way: these are its bytes so far.
+    pub in_flight: bool,
 }
 
 /// What one sync did.
@@ -118,16 +162,42 @@ pub struct SyncReport {
     pub bytes_sent: u64,
     pub bytes_received: u64,
     pub duration_ms: u64,
+    /// The longest round trip; requests sent again after a failure (a timeout, a cut, a
+    /// kept-alive connection the server had closed); of those, the ones that timed out
+    /// (no progress, or the server's 408).
+    pub longest_round_ms: u64,
+    pub retries: usize,
+    pub timeouts: usize,
     /// The directory changed on the server and was fetched.
     pub directory_updated: bool,
     /// Photos now complete on the server, and the chunk bytes sent for them.
     pub blobs_uploaded: usize,
     pub blob_bytes_sent: u64,
-    /// Photos that could not be uploaded (hash, reason); they wait on the device.
+    /// Photos the server refused or that are damaged on the device (hash, reason); they
+    /// wait on the device.
     pub blobs_failed: Vec<(String, String)>,
+    /// Why photo uploads stopped early (the link failed while the documents had synced);
+    /// the photos left go with the next sync, from where the server stands.
+    pub blob_error: Option<SyncError>,
     /// Cases and inspections that received changes new to this device (each id once).
     pub changed_cases: Vec<String>,
     pub changed_inspections: Vec<String>,
+}
+
+impl SyncReport {
+    fn progress(&self, more: bool) -> SyncProgress {
+        SyncProgress {
+            round: self.round_trips,
+            pushed_docs: self.pushed_docs,
+            pulled_changes: self.pulled_changes,
+            bytes_sent: self.bytes_sent,
+            bytes_received: self.bytes_received,
+            more,
+            blob_bytes_sent: self.blob_bytes_sent,
+            blob_bytes_received: 0,
+            in_flight: false,
+        }
+    }
 }
 
 /// Told about a sync's progress and its result, e.g. to update a status line.
@@ -143,10 +213,11 @@ pub struct SyncClient {
 
 impl SyncClient {
     pub fn new(cfg: SyncConfig) -> Result<SyncClient, SyncError> {
+        check_url(&cfg.server_url)?;
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls_config(&cfg.extra_roots)?)
-            .timeout(cfg.timeout)
             .connect_timeout(cfg.connect_timeout)
+            .tcp_nodelay(true)
             .user_agent(concat!("outpost-core/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| SyncError::Setup(e.to_string()))?;
@@ -173,15 +244,12 @@ impl SyncClient {
         let body = serde_json::to_vec(&req).map_err(|e| SyncError::Setup(e.to_string()))?;
         let url = format!("{}/v1/enroll", self.cfg.server_url);
         // Enrollment is not retried: an invite code is spent once.
-        let resp = self
+        let w = Watch::new(None);
+        let request = self
             .http
             .post(&url)
-            .header(CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(net)?;
-        let bytes = read_ok(resp).await?;
+            .header(CONTENT_TYPE, "application/json");
+        let (bytes, _) = self.call(&w, request, Some(body)).await?;
         let out: EnrollResponse =
             serde_json::from_slice(&bytes).map_err(|e| SyncError::Protocol(e.to_string()))?;
         store.save_enrollment(
@@ -195,17 +263,25 @@ impl SyncClient {
 
     /// Fetches the directory (member, grids, units, templates) and stores it.
     pub async fn refresh_directory(&self, store: &Store) -> Result<DirectoryView, SyncError> {
+        self.directory_with(store, &Watch::new(None)).await
+    }
+
+    async fn directory_with(
+        &self,
+        store: &Store,
+        w: &Watch<'_>,
+    ) -> Result<DirectoryView, SyncError> {
         let token = token_of(store)?;
         let url = format!("{}/v1/directory", self.cfg.server_url);
-        let bytes = self
-            .with_retries(|| {
-                self.http
+        let (bytes, _) = self
+            .call_retrying(w, || {
+                let r = self
+                    .http
                     .get(&url)
-                    .header(AUTHORIZATION, format!("Bearer {token}"))
-                    .send()
+                    .header(AUTHORIZATION, format!("Bearer {token}"));
+                (r, None)
             })
-            .await?
-            .0;
+            .await?;
         let d: DirectoryView =
             serde_json::from_slice(&bytes).map_err(|e| SyncError::Protocol(e.to_string()))?;
         store.save_directory(&d)?;
@@ -213,7 +289,8 @@ impl SyncClient {
     }
 
     /// Pushes and pulls until the server has everything this device may send and the device
-    /// everything it may see. The outcome is also stored (`Store::sync_state`).
+    /// everything it may see; then uploads photos. The outcome is also stored
+    /// (`Store::sync_state`).
     pub async fn sync(
         &self,
         store: &Store,
@@ -221,11 +298,9 @@ impl SyncClient {
     ) -> Result<SyncReport, SyncError> {
         let started = Instant::now();
         let mut report = SyncReport::default();
-        let mut result = self.sync_rounds(store, listener, &mut report).await;
-        if result.is_ok() {
-            // Photos travel after the documents that reference them.
-            result = super::blobs::upload_after_sync(self, store, listener, &mut report).await;
-        }
+        let w = Watch::new(listener);
+        let mut pace = Pace::new(self.cfg.round_target);
+        let result = self.sync_all(store, &w, &mut pace, &mut report).await;
         report.duration_ms = started.elapsed().as_millis() as u64;
         for ids in [&mut report.changed_cases, &mut report.changed_inspections] {
             // A document may arrive in several pages.
@@ -246,54 +321,167 @@ impl SyncClient {
         result
     }
 
-    async fn sync_rounds(
+    async fn sync_all(
         &self,
         store: &Store,
-        listener: Option<&dyn SyncListener>,
+        w: &Watch<'_>,
+        pace: &mut Pace,
         report: &mut SyncReport,
     ) -> Result<(), SyncError> {
         let token = token_of(store)?;
+        // Life-safety documents alone, then their photos.
+        let mut pulled_all = false;
+        if store.waiting(LIFE_SAFETY)? {
+            pulled_all = self
+                .rounds(store, w, pace, report, &token, Some(LIFE_SAFETY))
+                .await?;
+        }
+        self.photos(store, w, pace, report, ..=LIFE_SAFETY).await;
+        // Then the rest, most urgent first, with the feed's pages.
+        if !pulled_all || store.waiting(i64::MAX)? {
+            self.rounds(store, w, pace, report, &token, None).await?;
+        }
+        if report.blob_error.is_none() {
+            self.photos(store, w, pace, report, LIFE_SAFETY + 1..).await;
+        }
+        Ok(())
+    }
+
+    /// Uploads the waiting photos of these priorities. A photo that cannot go does not fail
+    /// the sync: refusals are listed, a failed link is noted and ends the uploads.
+    async fn photos(
+        &self,
+        store: &Store,
+        w: &Watch<'_>,
+        pace: &mut Pace,
+        report: &mut SyncReport,
+        priorities: impl std::ops::RangeBounds<i64>,
+    ) {
+        let mut up = super::blobs::BlobUploadReport::default();
+        let result = self
+            .upload_pending(store, w, pace, None, &priorities, &mut up)
+            .await;
+        report.blobs_uploaded += up.uploaded;
+        report.blob_bytes_sent += up.bytes_sent;
+        report.blobs_failed.extend(up.failed);
+        if let Err(e) = result {
+            report.blob_error = Some(e);
+        }
+    }
+
+    /// Round trips until nothing of priority `only` (or any) waits and, unless `only` is
+    /// set, the feed is read to its end. Returns whether the last reply said the feed has
+    /// no more.
+    async fn rounds(
+        &self,
+        store: &Store,
+        w: &Watch<'_>,
+        pace: &mut Pace,
+        report: &mut SyncReport,
+        token: &str,
+        only: Option<i64>,
+    ) -> Result<bool, SyncError> {
         let url = format!("{}/v1/sync", self.cfg.server_url);
-        for round in 1..=self.cfg.max_rounds {
+        let max_priority = only.unwrap_or(i64::MAX);
+        let mut failures = 0u32;
+        let mut reconnected = false;
+        let mut feed_more = true;
+        while report.round_trips < self.cfg.max_rounds {
             let state = store.sync_state()?;
-            let outbound = store.outbound(self.cfg.push_bytes)?;
-            let req = SyncRequest {
+            // Sized to the link; rebuilt (smaller) after a failure, and never holding what
+            // the server already acknowledged.
+            let push_budget = pace.push_bytes(feed_more).min(self.cfg.push_bytes);
+            let mut pushed = store.outbound_upto(max_priority, push_budget)?;
+            let raw: usize = pushed.iter().map(Outbound::size).sum();
+            // Life-safety rounds ask for the smallest page the server gives: they must not
+            // wait behind the feed.
+            let max_bytes = match only {
+                Some(_) => 1,
+                None => pace
+                    .page_bytes(pace.wire_up(raw))
+                    .min(self.cfg.page_bytes)
+                    .max(1),
+            };
+            let request = SyncRequest {
                 v: PROTOCOL_VERSION,
                 cursor: state.cursor.clone(),
-                max_bytes: self.cfg.page_bytes,
-                push: outbound
-                    .iter()
+                max_bytes,
+                push: pushed
+                    .iter_mut()
                     .map(|o| PushDoc {
                         id: o.id.clone(),
-                        changes: o
-                            .changes
-                            .iter()
-                            .map(|c| serde_bytes::ByteBuf::from(c.clone()))
+                        changes: std::mem::take(&mut o.changes)
+                            .into_iter()
+                            .map(serde_bytes::ByteBuf::from)
                             .collect(),
                     })
                     .collect(),
             };
-            let (body, gzipped) = encode(&req);
+            let (body, gzipped) = encode(&request);
+            drop(request);
+            pace.sent(raw, body.len());
             let sent = body.len() as u64;
-            let (bytes, received_gzip) = self
-                .with_retries(|| {
-                    let mut r = self
-                        .http
-                        .post(&url)
-                        .header(AUTHORIZATION, format!("Bearer {token}"))
-                        .header(CONTENT_TYPE, "application/cbor")
-                        .header(ACCEPT_ENCODING, "gzip")
-                        .body(body.clone());
-                    if gzipped {
-                        r = r.header(CONTENT_ENCODING, "gzip");
+            let mut http = self
+                .http
+                .post(&url)
+                .header(AUTHORIZATION, format!("Bearer {token}"))
+                .header(CONTENT_TYPE, "application/cbor")
+                .header(ACCEPT_ENCODING, "gzip");
+            if gzipped {
+                http = http.header(CONTENT_ENCODING, "gzip");
+            }
+            // A server closes a kept-alive connection some seconds after it wrote a reply,
+            // however long that reply then takes to drain through a slow link: after a long
+            // one, the next request would meet a connection closing under it. Such a round
+            // trip asks for its connection to be closed, and the next opens its own.
+            if pace.reply_secs(max_bytes) > KEEP_ALIVE_SECS {
+                http = http.header(CONNECTION, "close");
+            }
+            let began = Instant::now();
+            let received_before = w.meter.received();
+            let (bytes, received_gzip) = match self.call(w, http, Some(body)).await {
+                Ok(r) => r,
+                // A kept-alive connection the server closed while the previous reply was
+                // still draining through a slow link: once per round trip, again at once
+                // on a new connection, at the same size.
+                Err(SyncError::Closed(_))
+                    if !reconnected && w.meter.received() == received_before =>
+                {
+                    reconnected = true;
+                    w.meter.retry();
+                    report.retries += 1;
+                    continue;
+                }
+                // Too much for the link or the server: again, smaller. A body over the
+                // server's limit goes again in smaller pieces while it can be split.
+                Err(e)
+                    if self.may_retry(w, &e, failures)
+                        || (over_limit(&e) && pushed.len() > 1 && failures < 16) =>
+                {
+                    if too_much(&e) {
+                        pace.failed();
                     }
-                    r.send()
-                })
-                .await?;
+                    if matches!(
+                        e,
+                        SyncError::TimedOut(_) | SyncError::Rejected { status: 408, .. }
+                    ) {
+                        report.timeouts += 1;
+                    }
+                    tokio::time::sleep(backoff(&self.cfg, failures)).await;
+                    failures += 1;
+                    report.retries += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            reconnected = false;
+            failures = 0;
+            let took = began.elapsed();
             report.round_trips += 1;
+            report.longest_round_ms = report.longest_round_ms.max(took.as_millis() as u64);
             report.bytes_sent += sent;
             report.bytes_received += bytes.len() as u64;
-            let reply: SyncResponse = wire::decode_body(&bytes, received_gzip, MAX_REPLY)
+            let reply: SyncResponse = wire::decode_body(&bytes, received_gzip, MAX_DECODED)
                 .map_err(|e| SyncError::Protocol(e.to_string()))?;
             if reply.v != PROTOCOL_VERSION {
                 return Err(SyncError::Protocol(format!(
@@ -301,7 +489,18 @@ impl SyncClient {
                     reply.v
                 )));
             }
-            let applied = store.apply_sync_reply(&outbound, &reply)?;
+            let pulled_raw: usize = reply
+                .docs
+                .iter()
+                .flat_map(|d| d.changes.iter().map(|c| c.len()))
+                .sum();
+            pace.received(pulled_raw, bytes.len());
+            pace.round_trip(sent + bytes.len() as u64, took);
+            drop(bytes);
+            let applied = store.apply_sync_reply(&pushed, &reply)?;
+            feed_more = reply.more;
+            let directory_version = reply.directory_version;
+            drop(reply);
             report.pushed_docs += applied.acked_docs;
             report.pushed_changes += applied.stored_changes;
             report.pulled_docs += applied.pulled_docs;
@@ -311,59 +510,21 @@ impl SyncClient {
             report
                 .changed_inspections
                 .extend(applied.changed_inspections);
-            if reply.directory_version != state.directory_version {
-                self.refresh_directory(store).await?;
+            if directory_version != state.directory_version {
+                self.directory_with(store, w).await?;
                 report.directory_updated = true;
             }
-            let more = reply.more || !store.outbound(1)?.is_empty();
-            if let Some(l) = listener {
-                l.progress(&SyncProgress {
-                    round,
-                    pushed_docs: report.pushed_docs,
-                    pulled_changes: report.pulled_changes,
-                    bytes_sent: report.bytes_sent,
-                    bytes_received: report.bytes_received,
-                    more,
-                    ..SyncProgress::default()
-                });
-            }
+            let more = store.waiting(max_priority)? || (only.is_none() && feed_more);
+            w.progress(report.progress(more));
             if !more {
-                return Ok(());
+                break;
             }
         }
-        Ok(())
-    }
-
-    /// Sends a request, retrying what may succeed later. Returns the reply body and whether
-    /// it is gzip-compressed.
-    async fn with_retries<F, Fut>(&self, send: F) -> Result<(Vec<u8>, bool), SyncError>
-    where
-        F: Fn() -> Fut,
-        Fut: std::future::Future<Output = reqwest::Result<reqwest::Response>>,
-    {
-        let mut attempt = 0u32;
-        loop {
-            let outcome = match send().await {
-                Ok(resp) => {
-                    let gz = resp
-                        .headers()
-                        .get(CONTENT_ENCODING)
-                        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
-                    read_ok(resp).await.map(|b| (b, gz))
-                }
-                Err(e) => Err(net(e)),
-            };
-            match outcome {
-                Err(e) if attempt < self.cfg.retries && retryable(&e) => {
-                    tokio::time::sleep(backoff(&self.cfg, attempt)).await;
-                    attempt += 1;
-                }
-                other => return other,
-            }
-        }
+        Ok(!feed_more)
     }
 }
 
+/// The device's token: the one place sync reads it.
 pub(super) fn token_of(store: &Store) -> Result<String, SyncError> {
     store.sync_state()?.token.ok_or(SyncError::NotEnrolled)
 }
@@ -377,66 +538,32 @@ fn encode(req: &SyncRequest) -> (Vec<u8>, bool) {
     }
 }
 
-pub(super) fn net(e: reqwest::Error) -> SyncError {
-    SyncError::Network(e.to_string())
-}
-
-pub(super) fn retryable(e: &SyncError) -> bool {
-    match e {
-        SyncError::Network(_) => true,
-        SyncError::Server { status, .. } => *status >= 500 || *status == 429,
-        SyncError::Rejected { status, .. } => *status == 429 || *status == 408,
-        _ => false,
-    }
-}
-
-/// Exponential backoff with "equal jitter": half the delay fixed, half random, so devices
-/// that lost the network together do not come back in lockstep.
-pub(super) fn backoff(cfg: &SyncConfig, attempt: u32) -> Duration {
-    let exp = cfg
-        .backoff_base
-        .saturating_mul(1u32 << attempt.min(16))
-        .min(cfg.backoff_max);
-    let half = exp / 2;
-    let jitter = rand::rng().random_range(0..=half.as_millis() as u64);
-    half + Duration::from_millis(jitter)
-}
-
-/// Reads a reply body up to [`MAX_REPLY`], turning error statuses into typed errors.
-pub(super) async fn read_ok(mut resp: reqwest::Response) -> Result<Vec<u8>, SyncError> {
-    let status = resp.status();
-    if resp.content_length().is_some_and(|n| n > MAX_REPLY as u64) {
-        return Err(SyncError::Protocol("the reply is too large".into()));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(net)? {
-        if body.len() + chunk.len() > MAX_REPLY {
-            return Err(SyncError::Protocol("the reply is too large".into()));
+/// Refuses plain HTTP to anything but loopback: a token and people's locations would
+/// travel readable on the way.
+fn check_url(url: &str) -> Result<(), SyncError> {
+    let parsed =
+        reqwest::Url::parse(url).map_err(|e| SyncError::Setup(format!("server URL {url}: {e}")))?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" => {
+            let host = parsed.host_str().unwrap_or("");
+            let bare = host.trim_start_matches('[').trim_end_matches(']');
+            let loopback = bare.eq_ignore_ascii_case("localhost")
+                || bare
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if loopback {
+                Ok(())
+            } else {
+                Err(SyncError::Insecure(
+                    parsed.host_str().unwrap_or(url).to_string(),
+                ))
+            }
         }
-        body.extend_from_slice(&chunk);
+        other => Err(SyncError::Setup(format!(
+            "server URL {url}: {other}:// is not http(s)"
+        ))),
     }
-    if status.is_success() {
-        return Ok(body);
-    }
-    let (code, message) = match serde_json::from_slice::<ErrorBody>(&body) {
-        Ok(e) => (e.error, e.message),
-        Err(_) => (
-            "unknown".to_string(),
-            String::from_utf8_lossy(&body).chars().take(200).collect(),
-        ),
-    };
-    Err(match status {
-        StatusCode::UNAUTHORIZED => SyncError::Unauthorized(message),
-        s if s.is_server_error() => SyncError::Server {
-            status: s.as_u16(),
-            message,
-        },
-        s => SyncError::Rejected {
-            status: s.as_u16(),
-            code,
-            message,
-        },
-    })
 }
 
 fn tls_config(extra: &[Vec<u8>]) -> Result<rustls::ClientConfig, SyncError> {
@@ -458,19 +585,6 @@ fn tls_config(extra: &[Vec<u8>]) -> Result<rustls::ClientConfig, SyncError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_grows_stays_capped_and_jitters() {
-        let cfg = SyncConfig::new("http://127.0.0.1:1");
-        for attempt in 0..20 {
-            let d = backoff(&cfg, attempt);
-            let cap = cfg
-                .backoff_base
-                .saturating_mul(1 << attempt.min(16))
-                .min(cfg.backoff_max);
-            assert!(d >= cap / 2 && d <= cap, "attempt {attempt}: {d:?}");
-        }
-    }
 
     #[test]
     fn sync_and_enroll_futures_can_move_between_threads() {
@@ -501,8 +615,37 @@ mod tests {
             Err(SyncError::NotEnrolled)
         );
         let err = rt.block_on(c.enroll(&store, "ABCD", "phone")).unwrap_err();
-        assert!(matches!(err, SyncError::Network(_)), "{err:?}");
+        assert!(matches!(err, SyncError::Refused(_)), "{err:?}");
+        assert!(err.to_string().contains("refused"), "{err}");
         assert!(store.sync_state().unwrap().token.is_none());
+    }
+
+    #[test]
+    fn plain_http_goes_only_to_loopback() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://127.1.2.3",
+            "http://localhost:1",
+            "http://[::1]:9",
+            "https://outpost.example.org",
+        ] {
+            assert!(SyncClient::new(SyncConfig::new(ok)).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://outpost.example.org",
+            "http://10.0.0.2:8080",
+            "http://[2001:db8::1]/",
+        ] {
+            let err = SyncClient::new(SyncConfig::new(bad)).err();
+            assert!(
+                matches!(err, Some(SyncError::Insecure(_))),
+                "{bad}: {err:?}"
+            );
+        }
+        assert!(matches!(
+            SyncClient::new(SyncConfig::new("ftp://x")).err(),
+            Some(SyncError::Setup(_))
+        ));
     }
 
     #[test]

@@ -16,6 +16,11 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// Bodies smaller than this are sent uncompressed: gzip's header costs more than it saves.
 pub const COMPRESS_ABOVE: usize = 256;
 
+/// Smallest reply page, in change bytes, a server gives when asked for less (a page always
+/// holds at least one feed position). Small, so a device on a bad link can ask for a page
+/// that arrives in a few seconds, and a life-safety push is not held up by the feed.
+pub const MIN_PAGE_BYTES: u64 = 2 << 10;
+
 /// A device's request: its changes the server has not acknowledged, and where its view of
 /// the feed stands.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -1,25 +1,27 @@
-import CryptoKit
 import Foundation
 import SwiftUI
 import UIKit
 
-/// Camera glue: JPEG bytes kept under their SHA-256, which is how cases and answers refer to a photo.
-struct Photos {
-    private let dir: URL = {
-        let base = FileManager.default.urls(for: .applicationSupportDirectory, in: .userDomainMask)[0]
-        return base.appendingPathComponent("photos", isDirectory: true)
-    }()
+/// Camera glue (not the generated `Photos`, core's photo area): the picture as a JPEG file
+/// whose path goes to core with the action (a report, a photo on a case, a checklist
+/// answer); core checks it, keeps its own copy under the photo's SHA-256 and uploads it.
+/// Nothing else here keeps or hashes photos.
+struct CameraFiles {
+    private let dir: URL = FileManager.default.temporaryDirectory.appendingPathComponent("camera", isDirectory: true)
 
-    /// Keeps a photo and returns its hash (lower-case hex), or nil if it cannot be encoded.
+    /// Writes the picture to a new file and returns its path, or nil if it cannot be encoded.
     func keep(_ image: UIImage) throws -> String? {
         guard let jpeg = image.jpegData(compressionQuality: 0.8) else { return nil }
-        let hash = SHA256.hash(data: jpeg).map { String(format: "%02x", $0) }.joined()
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let target = dir.appendingPathComponent(hash)
-        if !FileManager.default.fileExists(atPath: target.path) {
-            try jpeg.write(to: target, options: [.atomic, .completeFileProtectionUntilFirstUserAuthentication])
+        // Captures core has long since copied (or that were never used) go.
+        let dayAgo = Date().addingTimeInterval(-86_400)
+        for old in (try? FileManager.default.contentsOfDirectory(at: dir, includingPropertiesForKeys: [.contentModificationDateKey])) ?? []
+        where ((try? old.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate) ?? Date()) < dayAgo {
+            try? FileManager.default.removeItem(at: old)
         }
-        return hash
+        let target = dir.appendingPathComponent(UUID().uuidString + ".jpg")
+        try jpeg.write(to: target, options: [.atomic, .completeFileProtectionUntilFirstUserAuthentication])
+        return target.path
     }
 }
 

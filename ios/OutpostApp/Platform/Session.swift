@@ -12,7 +12,9 @@ final class Session {
         if let opening { return try await opening.value }
         let task = Task<Outpost, Error> {
             let dir = try FileManager.default.url(for: .applicationSupportDirectory, in: .userDomainMask, appropriateFor: nil, create: true)
-            return try await Outpost.open(path: dir.appendingPathComponent("outpost.db").path)
+            // The token lives in the Keychain; OutpostKit sets complete-until-first-user-
+            // authentication protection on this directory and the photo directory.
+            return try await Outpost.open(path: dir.appendingPathComponent("outpost.db").path, tokens: Keychain())
         }
         opening = task
         return try await task.value

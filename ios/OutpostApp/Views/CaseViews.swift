@@ -2,19 +2,24 @@ import OutpostFFI
 import OutpostKit
 import SwiftUI
 
-/// "My reports" or the queue (a responder's: its unit's cases).
+/// "My reports" or one of core's case queues (open cases, overdue, a responder unit's cases).
 struct CaseListView: View {
-    enum Kind { case mine, queue }
+    enum Kind { case mine, queue(HomeList) }
 
     @EnvironmentObject var model: AppModel
     let kind: Kind
     @State private var rows: [CaseRow]?
-    @State private var form: (CaseRow, CaseAction)?
+    @State private var form: (CaseRow, Action)?
+
+    private var emptyKey: String {
+        if case .mine = kind { return "my_reports_empty" }
+        return "queue_empty"
+    }
 
     var body: some View {
         Group {
             if let rows, rows.isEmpty {
-                Text(kind == .mine ? L("my_reports_empty") : L("queue_empty")).padding()
+                Text(L(emptyKey)).padding()
             } else {
                 List(rows ?? []) { row in
                     NavigationLink(value: Route.caseDetail(row.id)) { CaseRowView(row: row) { form = (row, $0) } }
@@ -23,7 +28,11 @@ struct CaseListView: View {
         }
         .task {
             guard let outpost = model.outpost else { return }
-            let stream = kind == .mine ? outpost.myReportsScreen() : outpost.queueScreen()
+            let stream: AsyncThrowingStream<[CaseRow], Error>
+            switch kind {
+            case .mine: stream = outpost.myReportsScreen()
+            case let .queue(list): stream = outpost.caseRows(list)
+            }
             do { for try await r in stream { rows = r } } catch { rows = [] }
         }
         .sheet(isPresented: Binding(get: { form != nil }, set: { if !$0 { form = nil } })) {
@@ -36,7 +45,7 @@ struct CaseListView: View {
 
 private struct CaseRowView: View {
     let row: CaseRow
-    let onAction: (CaseAction) -> Void
+    let onAction: (Action) -> Void
 
     var body: some View {
         VStack(alignment: .leading, spacing: 4) {
@@ -65,7 +74,7 @@ struct CaseDetailView: View {
     @EnvironmentObject var model: AppModel
     let caseId: String
     @State private var detail: CaseDetail?
-    @State private var form: CaseAction?
+    @State private var form: Action?
 
     var body: some View {
         List {
@@ -110,8 +119,8 @@ struct CaseDetailView: View {
 }
 
 private struct ActionBox: Identifiable {
-    let action: CaseAction
-    var id: String { action.rawValue }
+    let action: Action
+    var id: String { action.key }
 }
 
 private struct TimelineRowView: View {
@@ -136,7 +145,7 @@ private struct TimelineRowView: View {
 struct ActionFormView: View {
     @EnvironmentObject var model: AppModel
     let caseId: String
-    let action: CaseAction
+    let action: Action
     let urgency: Urgency
     let onDone: () -> Void
     @State private var text = ""
@@ -149,8 +158,8 @@ struct ActionFormView: View {
     var body: some View {
         if action.form == .photo {
             CameraView { image in
-                guard let image, let hash = try? model.photos.keep(image) else { return onDone() }
-                Task { await submit(ActionInput(photo: hash)) }
+                guard let image, let photo = try? model.photos.keep(image) else { return onDone() }
+                Task { await submit(ActionInput(photo: photo)) }
             }
         } else {
             NavigationStack {
@@ -186,7 +195,7 @@ struct ActionFormView: View {
                             Task {
                                 await submit(ActionInput(
                                     text: text, unitId: unit, deadline: now + Int64(days) * 86_400_000,
-                                    satisfaction: satisfaction, visitedAt: now, edit: CaseEdit(description: text)
+                                    satisfaction: satisfaction, visitedAt: now, edit: CaseEdit(description: text), gridId: text
                                 ))
                             }
                         }
@@ -202,6 +211,7 @@ struct ActionFormView: View {
         case .reason: return L("form_reason")
         case .comment: return L("form_comment")
         case .edit: return L("form_edit_description")
+        case .move: return L("form_grid")
         case .none, .dispatch, .photo: return nil
         }
     }

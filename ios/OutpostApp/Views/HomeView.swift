@@ -45,7 +45,7 @@ struct HomeView: View {
             error = nil
             model.sync.request(expedited: SyncPolicy.expedite(.lifeSafety))
             let c = try await outpost.case(id)
-            if c.location == nil, Rules.allows(home.member, c.facts, .edit), let fix = await model.locator.current() {
+            if c.location == nil, try await outpost.actions(id).contains(where: { $0.action == .edit && $0.allowed }), let fix = await model.locator.current() {
                 try await outpost.edit(caseId: id, CaseEdit(location: fix))
             }
         } catch {

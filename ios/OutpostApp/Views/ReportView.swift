@@ -31,7 +31,7 @@ struct ReportView: View {
         .sheet(isPresented: $camera) {
             CameraView { image in
                 camera = false
-                if let image, let hash = try? model.photos.keep(image) { draft.photos.append(hash) }
+                if let image, let photo = try? model.photos.keep(image) { draft.photos.append(photo) }
             }
         }
         .task {
@@ -50,7 +50,7 @@ struct ReportView: View {
     private func save() async {
         guard let outpost = model.outpost, let grid = home.grid else { return }
         do {
-            let id = try await outpost.report(draft.toNewCase(gridId: grid, fallbackTitle: L(draft.category.key)))
+            let id = try await outpost.report(draft, gridId: grid, fallbackTitle: L(draft.category.key))
             model.sync.request(expedited: SyncPolicy.expedite(draft.urgency))
             dismiss()
             onSaved(id)

@@ -1,10 +1,12 @@
 import OutpostKit
 import SwiftUI
 
+/// The places of the app, as the shared screens' Route (android/screens App.kt).
 enum Route: Hashable {
     case report
     case caseDetail(String)
     case walkthrough(String)
+    case sync
 }
 
 /// Waits for the store, then shows enrollment or the member's tabs.
@@ -45,6 +47,7 @@ private struct MainView: View {
                 case .report: ReportView(home: home) { path.append(Route.caseDetail($0)) }
                 case let .caseDetail(id): CaseDetailView(caseId: id)
                 case let .walkthrough(id): WalkthroughView(inspectionId: id)
+                case .sync: SyncStateView()
                 }
             }
         }
@@ -55,7 +58,9 @@ private struct MainView: View {
         switch t {
         case .home: HomeView(home: home)
         case .myReports: CaseListView(kind: .mine)
-        case .queue: CaseListView(kind: .queue)
+        case .openCases: CaseListView(kind: .queue(.openCases))
+        case .overdue: CaseListView(kind: .queue(.overdue))
+        case .unitQueue: CaseListView(kind: .queue(.unitQueue))
         case .walkthroughs: WalkthroughsView(home: home) { path.append(Route.walkthrough($0)) }
         }
     }
@@ -64,7 +69,8 @@ private struct MainView: View {
         switch t {
         case .home: return "house"
         case .myReports: return "person"
-        case .queue: return "tray.full"
+        case .openCases, .unitQueue: return "tray.full"
+        case .overdue: return "exclamationmark.triangle"
         case .walkthroughs: return "checklist"
         }
     }

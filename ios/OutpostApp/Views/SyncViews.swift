@@ -1,17 +1,37 @@
 import OutpostKit
 import SwiftUI
 
-/// The sync indicator in the navigation bar; a tap asks for a sync now.
+/// The sync indicator in the navigation bar (the shared screens' SyncBar); a tap opens the sync state.
 struct SyncBadgeView: View {
+    @ObservedObject private var sync = SyncService.shared
+
+    var body: some View {
+        let b = sync.badge
+        NavigationLink(value: Route.sync) {
+            Text(L(b.state.key) + (b.pending > 0 ? " · \(b.pending)" : ""))
+                .font(.caption)
+                .foregroundStyle(b.urgent ? alarm : (b.state == .failed ? Color.red : Color.secondary))
+        }
+    }
+}
+
+/// Where this phone stands with the server (the shared screens' SyncScreen): the state, what
+/// waits, the last success, core's last error, and a button to sync now.
+struct SyncStateView: View {
     @EnvironmentObject var model: AppModel
     @ObservedObject private var sync = SyncService.shared
 
     var body: some View {
         let b = sync.badge
-        Button { model.sync.request(expedited: b.urgent) } label: {
-            Text(L(b.state.key) + (b.pending > 0 ? " · \(b.pending)" : ""))
-                .font(.caption)
-                .foregroundStyle(b.urgent ? alarm : (b.state == .failed ? Color.red : Color.secondary))
+        Form {
+            Text(L(b.state.key)).font(.title2).foregroundStyle(b.urgent ? alarm : Color.primary)
+            Text(L("pending_changes", b.pending))
+            if b.urgent { Text(L("urgent_waiting")).foregroundStyle(alarm) }
+            if let last = b.lastSuccessAt { Text(L("last_synced", dateTime(last))) } else { Text(L("never_synced")) }
+            if let error = b.error { Text(L("last_error", error)).foregroundStyle(.red) }
+            if b.state != .notEnrolled {
+                Button(L("send_now")) { model.sync.request(expedited: b.urgent) }
+            }
         }
     }
 }

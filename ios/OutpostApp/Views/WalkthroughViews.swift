@@ -146,7 +146,7 @@ private struct ItemView: View {
                 TextField(L("form_note"), text: $note)
                 HStack {
                     ForEach(row.choices, id: \.self) { c in
-                        Button(L(c.key) + (row.item.needsPhoto(c) ? " 📷" : "")) { choose(c) }
+                        Button(L(c.key) + (row.needsPhoto(c) ? " 📷" : "")) { choose(c) }
                             .buttonStyle(.bordered)
                             .tint(row.winner?.value.choice == c ? Color.accentColor : Color.secondary)
                     }
@@ -156,8 +156,8 @@ private struct ItemView: View {
         .sheet(item: $pendingPhoto) { choice in
             CameraView { image in
                 pendingPhoto = nil
-                guard let image, let hash = try? model.photos.keep(image), let value = choice.value(typed) else { return }
-                onAnswer(value, note, [hash])
+                guard let image, let photo = try? model.photos.keep(image), let value = choice.value(typed) else { return }
+                onAnswer(value, note, [photo])
             }
         }
     }
@@ -172,7 +172,7 @@ private struct ItemView: View {
 
     private func choose(_ c: AnswerChoice) {
         guard let value = c.value(typed) else { return }
-        if row.item.needsPhoto(c) { pendingPhoto = c } else { onAnswer(value, note, []) }
+        if row.needsPhoto(c) { pendingPhoto = c } else { onAnswer(value, note, []) }
     }
 }
 

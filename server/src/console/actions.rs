@@ -10,7 +10,7 @@ use axum::Form;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use outpost_core::case::record_for;
+use outpost_core::case::record;
 use outpost_core::sync::validate::check_push;
 use outpost_core::sync::wire::PushDoc;
 use outpost_core::{Error as CoreError, EventKind, FollowUp};
@@ -124,7 +124,7 @@ pub async fn author(
         doc.set_actor(ActorId::from(actor));
         let before = doc.get_heads();
         let event_id = uuid::Uuid::now_v7().to_string();
-        record_for(&mut doc, &id, &s.member, kind, &event_id, now).map_err(refusal)?;
+        record(&mut doc, &id, &s.member, kind, &event_id, now).map_err(refusal)?;
         let changes: Vec<ByteBuf> = doc
             .get_changes(&before)
             .into_iter()

@@ -115,6 +115,7 @@ pub const TABLE: &[(&str, &str, &str)] = &[
     ("event.dispatched", "已派单", "dispatched"),
     ("event.edited", "已修改", "edited"),
     ("event.follow_up", "已回访", "follow-up"),
+    ("event.moved", "移交其他网格", "moved to another grid"),
     ("event.photo_added", "添加照片", "photo added"),
     ("event.progress", "进展", "progress"),
     ("event.reopened", "重新打开", "reopened"),

@@ -9,9 +9,9 @@ use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::header::{CONTENT_TYPE, LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use outpost_core::case::may_record;
+use outpost_core::rules;
 use outpost_core::sync::validate::{DocView, read_view, valid_doc_id};
-use outpost_core::{Case, EventKind, FollowUp, Location};
+use outpost_core::{Case, EventKind, Location};
 use serde::Deserialize;
 
 use super::db::{self, Filter};
@@ -666,39 +666,18 @@ pub fn load_case(
     Ok(Some((doc, case)))
 }
 
-/// The actions the console offers, in button order, each as the probe event core judges.
-pub fn probes(s: &Session, now: i64) -> Vec<(&'static str, EventKind)> {
-    let unit = s
-        .dir
-        .directory
-        .units
-        .first()
-        .map(|u| u.id.clone())
-        .unwrap_or_default();
-    vec![
-        ("accept", EventKind::Accepted),
-        (
-            "dispatch",
-            EventKind::Dispatched {
-                unit_id: unit,
-                deadline: now + 3_600_000,
-            },
-        ),
-        ("progress", EventKind::Progress { note: "-".into() }),
-        ("resolve", EventKind::Resolved { note: "-".into() }),
-        (
-            "follow_up",
-            EventKind::FollowUp(FollowUp {
-                visited_at: now,
-                satisfaction: 5,
-                note: String::new(),
-            }),
-        ),
-        ("reopen", EventKind::Reopened { reason: "-".into() }),
-        ("cancel", EventKind::Cancelled { reason: "-".into() }),
-        ("comment", EventKind::Comment { text: "-".into() }),
-    ]
-}
+/// The actions the console has a form for, by core's name ([`rules::Action::as_str`]);
+/// core's other actions (photos, edits, moves) are the phone's.
+const CONSOLE_ACTIONS: [&str; 8] = [
+    "accept",
+    "dispatch",
+    "progress",
+    "resolve",
+    "follow_up",
+    "reopen",
+    "cancel",
+    "comment",
+];
 
 pub async fn case(
     State(app): State<Arc<App>>,
@@ -799,7 +778,7 @@ pub async fn case(
             .text(&case.description)
             .raw("</p>");
     }
-    actions_block(&mut h, &s, &case, now);
+    actions_block(&mut h, &s, &case);
     timeline(&mut h, &s, &case);
     if !case.attachments.is_empty() {
         h.raw("<h2>")
@@ -840,15 +819,22 @@ fn action_key(name: &str) -> &'static str {
     }
 }
 
-fn actions_block(h: &mut Html, s: &Session, case: &Case, now: i64) {
+fn actions_block(h: &mut Html, s: &Session, case: &Case) {
     let l = s.lang;
     h.raw("<section class=\"actions\" id=\"actions\"><h2>")
         .text(l.t("case.actions"))
         .raw("</h2>");
     let action = format!("/console/cases/{}/act", urlencode(&case.id));
-    for (name, probe) in probes(s, now) {
+    // What core offers this member on this case, in its button order, with the reason for
+    // each action it withholds: the console decides nothing of it.
+    for offer in rules::case_actions(Some(&s.member), case) {
+        let name = offer.action.as_str();
+        if !CONSOLE_ACTIONS.contains(&name) {
+            continue;
+        }
         let key = action_key(name);
-        if let Err(why) = may_record(&s.member, case, &probe) {
+        if !offer.allowed() {
+            let why = offer.reason.unwrap_or_default();
             // Withheld: shown with core's reason, so nobody wonders where a button went.
             h.open("p", &[("class", v("withheld")), ("data-action", v(name))])
                 .open("button", &[("type", v("button")), ("disabled", v(""))])
@@ -857,7 +843,7 @@ fn actions_block(h: &mut Html, s: &Session, case: &Case, now: i64) {
                 .raw(" <small>")
                 .text(l.t("action.withheld"))
                 .raw(": ")
-                .text(&why.to_string())
+                .text(&why)
                 .raw("</small></p>");
             continue;
         }
@@ -991,7 +977,8 @@ fn timeline(h: &mut Html, s: &Session, case: &Case) {
                 Some(reason.clone())
             }
             EventKind::Comment { text } => Some(text.clone()),
-            EventKind::Edited { fields } => Some(fields.clone()),
+            EventKind::Edited(e) => Some(e.field_names()),
+            EventKind::Moved { grid_id } => Some(format!("→ {}", s.grid_name(grid_id))),
             _ => None,
         };
         if let Some(d) = detail.filter(|d| !d.trim().is_empty()) {

@@ -24,7 +24,8 @@ use std::collections::{HashMap, HashSet};
 use automerge::AutoCommit;
 use outpost_core::InspectionStatus;
 use outpost_core::sync::validate::{Accepted, DocView, Refusal};
-use outpost_core::sync::wire::{Ack, PulledDoc, PushDoc};
+use outpost_core::sync::wire::{Ack, PulledDoc, PushDoc, RefusalCode};
+use outpost_core::untrusted::{self, DocLimits, Malformed};
 use serde_bytes::ByteBuf;
 
 use super::registry::device_row;
@@ -219,34 +220,126 @@ enum Verdict {
     Ready(Box<Ready>),
 }
 
-/// A stored document: the heads column and the loaded snapshot.
-type Stored = Option<(Vec<u8>, AutoCommit)>;
+/// A stored document as found for judging a push.
+enum Stored {
+    New,
+    /// The heads column and the loaded snapshot.
+    Doc(Vec<u8>, Box<AutoCommit>),
+    /// Its snapshot could not be loaded (now or before): it is in `quarantine` and is not
+    /// loaded again; pushes to it are refused, everything else goes on.
+    Quarantined(String),
+}
 
-fn load(db: &mut dyn Sql, id: &str) -> StoreResult<Option<(Vec<u8>, Vec<u8>)>> {
+/// What the database holds for document `id`.
+enum Row {
+    New,
+    Snapshot(Vec<u8>, Vec<u8>),
+    Quarantined(String),
+}
+
+fn load(db: &mut dyn Sql, id: &str) -> StoreResult<Row> {
     let Some(mut r) = db.opt(
-        "SELECT heads, snapshot FROM doc_states WHERE id = ?1",
+        "SELECT heads, (SELECT reason FROM quarantine WHERE doc_id = ?1) FROM doc_states
+         WHERE id = ?1",
         &[id.into()],
     )?
     else {
-        return Ok(None);
+        return Ok(Row::New);
     };
-    Ok(Some((r.blob(0)?, r.blob(1)?)))
+    if let Some(reason) = r.opt_text(1)? {
+        return Ok(Row::Quarantined(reason));
+    }
+    let heads = r.blob(0)?;
+    // The snapshot is read only for a document not in quarantine.
+    let mut s = db.one(
+        "SELECT snapshot FROM doc_states WHERE id = ?1",
+        &[id.into()],
+    )?;
+    Ok(Row::Snapshot(heads, s.blob(0)?))
 }
 
-fn open(id: &str, row: Option<(Vec<u8>, Vec<u8>)>) -> StoreResult<Stored> {
-    row.map(|(heads, snapshot)| {
-        AutoCommit::load(&snapshot)
-            .map(|doc| (heads, doc))
-            .map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))
-    })
-    .transpose()
+/// Loads a stored snapshot through core's bounded, panic-guarded loader: the database is
+/// not trusted more than a phone (a damaged disk, a bad restore, a server bug of the past).
+fn load_snapshot(snapshot: &[u8]) -> Result<AutoCommit, Malformed> {
+    untrusted::load_document(snapshot, &DocLimits::default())
+}
+
+/// Marks document `id` as quarantined with `reason` (`now`: ms). Its rows stay as they
+/// are, for an operator to repair; pulls go on sending its stored changes.
+pub fn quarantine(db: &mut dyn Sql, id: &str, reason: &str, now: i64) -> StoreResult<()> {
+    db.exec(
+        "INSERT INTO quarantine(doc_id, reason, at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(doc_id) DO NOTHING",
+        &[id.into(), reason.into(), now.into()],
+    )?;
+    tracing::warn!(
+        doc = id,
+        reason,
+        "stored document quarantined: its snapshot does not load; pushes to it are refused \
+         until an operator repairs it"
+    );
+    Ok(())
+}
+
+/// The quarantined documents, oldest first: (id, reason, when in ms).
+pub fn quarantined(db: &mut dyn Sql) -> StoreResult<Vec<(String, String, i64)>> {
+    let mut out = Vec::new();
+    for mut r in db.query(
+        "SELECT doc_id, reason, at FROM quarantine ORDER BY at, doc_id",
+        &[],
+    )? {
+        out.push((r.text(0)?, r.text(1)?, r.int(2)?));
+    }
+    Ok(out)
+}
+
+/// Reads and loads document `id` with committed data; a snapshot that does not load is
+/// quarantined in a write of its own.
+fn open<B: Backend>(b: &B, id: &str, now: i64) -> StoreResult<Stored> {
+    match b.read(|db| load(db, id))? {
+        Row::New => Ok(Stored::New),
+        Row::Quarantined(reason) => Ok(Stored::Quarantined(reason)),
+        Row::Snapshot(heads, snapshot) => match load_snapshot(&snapshot) {
+            Ok(doc) => Ok(Stored::Doc(heads, Box::new(doc))),
+            Err(e) => {
+                let reason = e.to_string();
+                b.write(|db| quarantine(db, id, &reason, now))?;
+                Ok(Stored::Quarantined(reason))
+            }
+        },
+    }
+}
+
+/// [`open`] inside a write transaction.
+fn open_in(db: &mut dyn Sql, id: &str, now: i64) -> StoreResult<Stored> {
+    match load(db, id)? {
+        Row::New => Ok(Stored::New),
+        Row::Quarantined(reason) => Ok(Stored::Quarantined(reason)),
+        Row::Snapshot(heads, snapshot) => match load_snapshot(&snapshot) {
+            Ok(doc) => Ok(Stored::Doc(heads, Box::new(doc))),
+            Err(e) => {
+                let reason = e.to_string();
+                quarantine(db, id, &reason, now)?;
+                Ok(Stored::Quarantined(reason))
+            }
+        },
+    }
 }
 
 /// Judges pushed document `d` against `stored`: the expensive step, run with no lock held.
 fn judge(index: usize, d: &PushDoc, stored: Stored, check: &PushCheck<'_>) -> Verdict {
     let (base, existing) = match stored {
-        Some((heads, doc)) => (Some(heads), Some(doc)),
-        None => (None, None),
+        Stored::Doc(heads, doc) => (Some(heads), Some(*doc)),
+        Stored::New => (None, None),
+        Stored::Quarantined(why) => {
+            return Verdict::Refused(Refusal {
+                code: RefusalCode::Malformed,
+                reason: format!(
+                    "the server's copy of this document is damaged and set aside ({why}); \
+                     your changes stay on this device until it is repaired"
+                ),
+            });
+        }
     };
     let raw: Vec<Vec<u8>> = d.changes.iter().map(|c| c.to_vec()).collect();
     let Accepted {
@@ -275,7 +368,12 @@ fn judge(index: usize, d: &PushDoc, stored: Stored, check: &PushCheck<'_>) -> Ve
         base,
         fresh,
         heads: heads_of(&mut doc),
-        snapshot: doc.save(),
+        // Uncompressed: setting up DEFLATE for each column of each pushed document cost more
+        // than the rest of storing it.
+        snapshot: doc.save_with_options(automerge::SaveOptions {
+            deflate: false,
+            retain_orphans: true,
+        }),
         projection: Projection::of(&view),
         keys: doc_keys(&view),
     }))
@@ -315,7 +413,7 @@ pub fn push<B: Backend>(
         if ctx.cancelled() {
             return Err(StoreError::Cancelled);
         }
-        let stored = open(&d.id, b.read(|db| load(db, &d.id))?)?;
+        let stored = open(b, &d.id, ctx.now)?;
         match judge(i, d, stored, check) {
             Verdict::Refused(r) => acks[i] = Some(refused(&d.id, r)),
             Verdict::Known => acks[i] = Some(ok(&d.id, 0)),
@@ -368,7 +466,7 @@ fn flush<B: Backend>(
                 let mut ready = Vec::new();
                 let mut verdicts = Vec::new();
                 for r in batch.iter() {
-                    let stored = open(&r.id, load(db, &r.id)?)?;
+                    let stored = open_in(db, &r.id, ctx.now)?;
                     match judge(r.index, &docs[r.index], stored, check) {
                         Verdict::Ready(x) => ready.push(*x),
                         other => verdicts.push((r.index, other)),
@@ -397,7 +495,7 @@ fn flush<B: Backend>(
         }
         for i in stale {
             let d = &docs[i];
-            let stored = open(&d.id, b.read(|db| load(db, &d.id))?)?;
+            let stored = open(b, &d.id, ctx.now)?;
             match judge(i, d, stored, check) {
                 Verdict::Ready(r) => batch.push(*r),
                 other => acks[i] = Some(settle(&d.id, other)),
@@ -903,7 +1001,8 @@ pub fn reproject<B: Backend>(b: &B) -> StoreResult<()> {
             let mut out = Vec::new();
             for mut r in db.query(
                 "SELECT s.id, s.snapshot, d.updated_at FROM doc_states s JOIN docs d ON d.id = s.id
-                 WHERE s.id > ?1 ORDER BY s.id LIMIT 256",
+                 WHERE s.id > ?1 AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.doc_id = s.id)
+                 ORDER BY s.id LIMIT 256",
                 &[(&last).into()],
             )? {
                 out.push((r.text(0)?, r.blob(1)?, r.int(2)?));
@@ -913,16 +1012,26 @@ pub fn reproject<B: Backend>(b: &B) -> StoreResult<()> {
         let Some((id, _, _)) = rows.last() else { break };
         last = id.clone();
         let mut projected = Vec::with_capacity(rows.len());
+        // A document that does not load is set aside; the server starts with the others.
+        let mut damaged = Vec::new();
         for (id, snapshot, updated_at) in rows {
-            let doc = AutoCommit::load(&snapshot)
-                .map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))?;
-            let view = outpost_core::sync::validate::read_view(&doc, &id)
-                .map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))?;
-            projected.push((id, Projection::of(&view), updated_at));
+            let view = load_snapshot(&snapshot)
+                .map_err(|e| e.to_string())
+                .and_then(|doc| {
+                    outpost_core::sync::validate::read_view(&doc, &id).map_err(|e| e.to_string())
+                });
+            match view {
+                Ok(view) => projected.push((id, Projection::of(&view), updated_at)),
+                Err(reason) => damaged.push((id, reason)),
+            }
         }
+        let now = crate::api::now_ms();
         b.write(|db| {
             for (id, p, updated_at) in &projected {
                 p.write(db, id, *updated_at)?;
+            }
+            for (id, reason) in &damaged {
+                quarantine(db, id, reason, now)?;
             }
             Ok(())
         })?;

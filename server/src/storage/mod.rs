@@ -282,6 +282,9 @@ pub trait Storage: Send + Sync + 'static {
     /// [`sql::Backend::write`]).
     fn write_sql(&self, f: &mut dyn FnMut(&mut dyn sql::Sql) -> StoreResult<()>)
     -> StoreResult<()>;
+    /// Stored documents set aside because their snapshot does not load: (id, reason, when
+    /// in ms), oldest first.
+    fn quarantined(&self) -> StoreResult<Vec<(String, String, i64)>>;
 }
 
 impl<B: sql::Backend> Storage for B {
@@ -403,5 +406,9 @@ impl<B: sql::Backend> Storage for B {
         f: &mut dyn FnMut(&mut dyn sql::Sql) -> StoreResult<()>,
     ) -> StoreResult<()> {
         self.write(|db| f(db))
+    }
+
+    fn quarantined(&self) -> StoreResult<Vec<(String, String, i64)>> {
+        self.read(feed::quarantined)
     }
 }

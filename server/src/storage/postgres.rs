@@ -106,7 +106,12 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX doc_scopes_key;
     INSERT INTO meta(key, value) VALUES ('projection', 0);
 "#,
-    // Version 3: only shared statements (the console's tables, `sql::SHARED_MIGRATIONS`).
+    r#"
+    -- Stored documents whose snapshot does not load (damaged): never loaded again, pushes
+    -- to them refused, until an operator repairs them (server README).
+    CREATE TABLE quarantine (doc_id TEXT PRIMARY KEY, reason TEXT NOT NULL, at BIGINT NOT NULL);
+"#,
+    // Version 4: only shared statements (the console's tables, `sql::SHARED_MIGRATIONS`).
     "",
 ];
 

@@ -280,6 +280,8 @@ pub const SHARED_MIGRATIONS: &[&str] = &[
     CREATE INDEX docs_created ON docs(kind, grid_id, created_at, assigned_unit);
     CREATE INDEX docs_resolved ON docs(kind, grid_id, resolved_at, assigned_unit);
 "#,
+    // Version 3: the backends' own statements only (quarantine).
+    "",
     r#"
     -- The workstation console (server/src/console): sessions found by the SHA-256 of their
     -- cookie (hex), each with its synchronizer CSRF token and the Automerge actor the

@@ -7,15 +7,23 @@ import OutpostFFI
 /// moves blocking calls off the main actor and turns the core's "data changed" listener into
 /// streams that re-read their list after every write.
 ///
+/// Photos are files: the camera code hands over the path of the file it wrote; core checks
+/// it, copies it beside the database under its SHA-256 and records the reference in the
+/// action's transaction. Syncs upload them; `fetchPhoto` downloads one this phone does not
+/// hold. The device token lives in the app's `TokenStore` (the Keychain), never in the
+/// database.
+///
 /// Failures arrive as the generated `OutpostError` (`.Invalid`, `.Forbidden`,
-/// `.WrongState`, `.NotFound`, `.NoMember`, ...), whose message is written for the person
-/// holding the phone. Open one per process; the database closes when it is released.
+/// `.WrongState`, `.NotFound`, `.NoMember`, `.PhotoNotOnDevice`, ...), whose message is
+/// written for the person holding the phone. Open one per process; the database closes when
+/// it is released.
 public final class Outpost: @unchecked Sendable {
-    private let store: Store
-    private let caseArea: Cases
-    private let inspectionArea: Inspections
+    let store: Store
+    let caseArea: Cases
+    let inspectionArea: Inspections
     private let templateArea: Templates
     private let syncArea: Sync
+    private let photoArea: Photos
 
     /// Page size of the lists the streams below show.
     public static let page: Int32 = 100
@@ -26,11 +34,44 @@ public final class Outpost: @unchecked Sendable {
         inspectionArea = store.inspections()
         templateArea = store.templates()
         syncArea = store.sync()
+        photoArea = store.photos()
     }
 
-    /// Opens (or creates) the database file at `path`.
-    public static func open(path: String) async throws -> Outpost {
-        try await offMain { Outpost(store: try Store.open(path: path)) }
+    /// Opens (or creates) the database file at `path`. The app passes its Keychain-backed
+    /// `tokens`; without one the device token is kept in `<path>.token`, a file only this
+    /// app may read. A token an older version kept in the database moves to `tokens` now.
+    ///
+    /// The database's directory, and the photo directory beside the database
+    /// (`<path>.blobs`), get complete-until-first-user-authentication file protection before
+    /// the store opens: files created in them (the database, its WAL, photos, the token
+    /// file) inherit it, so background sync can read them after the first unlock while
+    /// they stay encrypted from boot until then.
+    public static func open(path: String, tokens: TokenStore? = nil) async throws -> Outpost {
+        try await offMain {
+            try protectUntilFirstUnlock(databasePath: path)
+            if let tokens {
+                return Outpost(store: try Store.openWithTokenStore(path: path, tokenStore: tokens))
+            }
+            return Outpost(store: try Store.open(path: path))
+        }
+    }
+
+    /// Sets `FileProtectionType.completeUntilFirstUserAuthentication` on the database's
+    /// directory, the photo directory and the database files that already exist.
+    static func protectUntilFirstUnlock(databasePath path: String) throws {
+        #if os(iOS)
+        let files = FileManager.default
+        let database = URL(fileURLWithPath: path)
+        let blobs = URL(fileURLWithPath: path + ".blobs", isDirectory: true)
+        try files.createDirectory(at: blobs, withIntermediateDirectories: true)
+        let protection: [FileAttributeKey: Any] = [.protectionKey: FileProtectionType.completeUntilFirstUserAuthentication]
+        for url in [database.deletingLastPathComponent(), blobs] {
+            try files.setAttributes(protection, ofItemAtPath: url.path)
+        }
+        for suffix in ["", "-wal", "-shm", ".token"] where files.fileExists(atPath: path + suffix) {
+            try files.setAttributes(protection, ofItemAtPath: path + suffix)
+        }
+        #endif
     }
 
     private static func offMain<T>(_ body: @escaping () throws -> T) async throws -> T {
@@ -51,11 +92,23 @@ public final class Outpost: @unchecked Sendable {
     // MARK: cases
 
     /// One-tap "person in distress" flag; saved at once, also without signal or location.
+    /// `photo` is the camera's file: checked first, then added to the flag's timeline.
     public func flagPersonInDistress(gridId: String, location: Location? = nil, note: String? = nil, photo: String? = nil) async throws -> String {
-        try await io { try self.caseArea.flagPersonInDistress(gridId: gridId, location: location, note: note, photo: photo) }
+        try await io { try self.caseArea.flagPersonInDistress(gridId: gridId, location: location, note: note, photoPath: photo) }
     }
 
-    public func report(_ newCase: NewCase) async throws -> String { try await io { try self.caseArea.create(newCase: newCase) } }
+    /// Opens a case with the photos in these files (the camera's), in one transaction. The
+    /// case's own `attachments` may name only photos this phone holds (`.PhotoNotOnDevice`).
+    @discardableResult
+    public func report(_ newCase: NewCase, photos: [String] = []) async throws -> String {
+        try await io { try self.caseArea.createWithPhotos(newCase: newCase, photoPaths: photos) }
+    }
+
+    /// Adds the photo in this file to a case's timeline; returns its hash.
+    @discardableResult
+    public func addPhoto(caseId: String, photo: String) async throws -> String {
+        try await io { try self.caseArea.addPhoto(id: caseId, photoPath: photo) }
+    }
 
     public func edit(caseId: String, _ edit: CaseEdit) async throws { try await io { try self.caseArea.edit(id: caseId, edit: edit) } }
 
@@ -72,6 +125,19 @@ public final class Outpost: @unchecked Sendable {
     public func comment(caseId: String, text: String) async throws -> String { try await record(caseId: caseId, .comment(text: text)) }
 
     public func `case`(_ caseId: String) async throws -> Case { try await io { try self.caseArea.get(id: caseId) } }
+
+    /// Every action on a case for this device's member, in button order: offered, or
+    /// withheld with the sentence core's refusal would carry.
+    public func actions(_ caseId: String) async throws -> [ActionOffer] { try await io { try self.caseArea.actions(id: caseId) } }
+
+    /// Moves a case to another grid (what core offers administrators as `.move`).
+    @discardableResult
+    public func moveToGrid(caseId: String, gridId: String) async throws -> String {
+        try await io { try self.caseArea.moveToGrid(id: caseId, gridId: gridId) }
+    }
+
+    /// Whether this member may flag or report in `gridId`: nil when allowed, else why not.
+    public func reportWithheld(gridId: String) async throws -> Withholding? { try await io { try self.store.reportWithheld(grid: gridId) } }
 
     public func search(_ query: String, limit: Int32 = page) async throws -> [CaseSummary] {
         try await io { try self.caseArea.search(query: query, limit: limit) }
@@ -91,6 +157,18 @@ public final class Outpost: @unchecked Sendable {
         observe({ !$0.caseIds.isEmpty }) { try self.caseArea.overdue(limit: limit) }
     }
 
+    /// A responder's queue: open cases dispatched to its unit, most urgent first.
+    public func unitQueue(limit: Int32 = page) -> AsyncThrowingStream<[CaseSummary], Error> {
+        observe({ !$0.caseIds.isEmpty || $0.memberChanged }) { try self.caseArea.unitQueue(limit: limit, offset: 0) }
+    }
+
+    /// The rows of one of core's home lists (`homeLists(role:)` says which a role gets).
+    public func homeList(_ list: HomeList, limit: Int32 = page) -> AsyncThrowingStream<HomeRows, Error> {
+        observe({ !$0.caseIds.isEmpty || !$0.inspectionIds.isEmpty || $0.memberChanged }) {
+            try self.caseArea.homeList(list: list, limit: limit, offset: 0)
+        }
+    }
+
     /// One case, re-read whenever a write touches it.
     public func caseDetail(_ caseId: String) -> AsyncThrowingStream<Case, Error> {
         observe({ $0.caseIds.contains(caseId) }) { try self.caseArea.get(id: caseId) }
@@ -104,8 +182,10 @@ public final class Outpost: @unchecked Sendable {
         try await io { try self.inspectionArea.start(templateId: templateId, site: site, previousId: previousId) }
     }
 
-    public func answer(inspectionId: String, itemId: String, value: AnswerValue, note: String = "", photos: [String] = []) async throws {
-        try await io { try self.inspectionArea.answer(inspectionId: inspectionId, itemId: itemId, value: value, note: note, photos: photos) }
+    /// Answers one item; `photos` are the camera's files. Returns the photos' hashes.
+    @discardableResult
+    public func answer(inspectionId: String, itemId: String, value: AnswerValue, note: String = "", photos: [String] = []) async throws -> [String] {
+        try await io { try self.inspectionArea.answerWithPhotos(inspectionId: inspectionId, itemId: itemId, value: value, note: note, photoPaths: photos) }
     }
 
     /// Submits a walkthrough; failed items become hazard cases. Runs on the core's own runtime.
@@ -118,6 +198,15 @@ public final class Outpost: @unchecked Sendable {
         try await io { try self.inspectionArea.get(id: inspectionId) }
     }
 
+    /// Whether this member may answer and submit the walkthrough now, and what is missing.
+    public func readiness(_ inspectionId: String) async throws -> Readiness { try await io { try self.inspectionArea.readiness(id: inspectionId) } }
+
+    /// How each item of the walkthrough is answered (choices, photo required), in checklist order.
+    public func itemRules(_ inspectionId: String) async throws -> [ItemRule] { try await io { try self.inspectionArea.itemRules(id: inspectionId) } }
+
+    /// Whether this member may start a walkthrough in `gridId`: nil when allowed, else why not.
+    public func inspectWithheld(gridId: String) async throws -> Withholding? { try await io { try self.store.inspectWithheld(grid: gridId) } }
+
     /// One walkthrough as it fills in.
     public func inspectionDetail(_ inspectionId: String) -> AsyncThrowingStream<Inspection, Error> {
         observe({ $0.inspectionIds.contains(inspectionId) }) { try self.inspectionArea.get(id: inspectionId) }
@@ -125,6 +214,36 @@ public final class Outpost: @unchecked Sendable {
 
     public func inspections(status: InspectionStatus? = nil, limit: Int32 = page) -> AsyncThrowingStream<[InspectionSummary], Error> {
         observe({ !$0.inspectionIds.isEmpty }) { try self.inspectionArea.list(status: status, limit: limit) }
+    }
+
+    // MARK: photos
+
+    /// The file of a photo this phone holds, or nil if it must be fetched (`fetchPhoto`).
+    public func photoPath(_ hash: String) async throws -> String? { try await io { try self.photoArea.path(hash: hash) } }
+
+    /// The file of photo `hash`, downloaded if this phone does not hold it: resumed where an
+    /// earlier try stopped, checked against its hash before it appears.
+    public func fetchPhoto(_ hash: String) async throws -> String { try await photoArea.fetch(hash: hash) }
+
+    public func photoInfo(_ hash: String) async throws -> PhotoInfo? { try await io { try self.photoArea.info(hash: hash) } }
+
+    /// Photos not yet on the server, in upload order (life-safety first).
+    public func waitingPhotos() async throws -> [PhotoInfo] { try await io { try self.photoArea.waiting() } }
+
+    public func photoUsage() async throws -> PhotoUsage { try await io { try self.photoArea.usage() } }
+
+    /// Bytes of uploaded and fetched photos to keep; photos not yet uploaded are never evicted.
+    public func setPhotoCacheLimit(_ bytes: Int64) async throws { try await photoArea.setCacheLimit(bytes: bytes) }
+
+    /// Photo listeners registered now (each running photo stream holds one); for debugging.
+    public var photoListenerCount: Int { Int(photoArea.listenerCount()) }
+
+    /// Upload progress during syncs and every download's progress.
+    public var photoEvents: AsyncStream<PhotoEvent> {
+        AsyncStream { continuation in
+            let subscription = photoArea.subscribe(listener: PhotoEvents { continuation.yield($0) })
+            continuation.onTermination = { _ in subscription.cancel() }
+        }
     }
 
     // MARK: enrollment and sync
@@ -228,6 +347,11 @@ public final class Outpost: @unchecked Sendable {
     /// the first read, so no write between the two is missed; bursts of writes are
     /// coalesced into one re-read, and an unchanged result is not repeated.
     private func observe<T: Equatable>(_ relevant: @escaping (DataChange) -> Bool, _ read: @escaping () throws -> T) -> AsyncThrowingStream<T, Error> {
+        watch(relevant, read)
+    }
+
+    /// `observe` for the screens' streams (Screens.swift), which read core's data and its answers together.
+    func watch<T: Equatable>(_ relevant: @escaping (DataChange) -> Bool, _ read: @escaping () throws -> T) -> AsyncThrowingStream<T, Error> {
         AsyncThrowingStream { continuation in
             var poke: AsyncStream<Void>.Continuation!
             let signals = AsyncStream<Void>(bufferingPolicy: .bufferingNewest(1)) { poke = $0 }
@@ -265,6 +389,15 @@ private final class Listener: DataListener, @unchecked Sendable {
     init(_ handler: @escaping (DataChange) -> Void) { self.handler = handler }
 
     func onChange(change: DataChange) throws { handler(change) }
+}
+
+/// Adapts a closure to the generated photo listener protocol.
+private final class PhotoEvents: PhotoListener, @unchecked Sendable {
+    private let handler: (PhotoEvent) -> Void
+
+    init(_ handler: @escaping (PhotoEvent) -> Void) { self.handler = handler }
+
+    func onPhoto(event: PhotoEvent) throws { handler(event) }
 }
 
 /// Adapts a closure to the generated sync listener protocol.

@@ -1,9 +1,10 @@
 import Foundation
 import OutpostFFI
 
-// What each screen shows for a state: a port of Screens.kt in android/outpost-kotlin (same
-// names, same decisions). Text comes as keys into Localizable.strings, the same keys as the
-// Android string resources.
+// What each screen shows for a state: the twin of Screens.kt in android/outpost-kotlin (same
+// names). Which buttons, lists and forms are offered is core's answer (rules as data through
+// the bindings), read together with the data it is about. Text comes as keys into
+// Localizable.strings, the same keys as the Android string resources.
 
 extension Status {
     public var key: String {
@@ -80,6 +81,7 @@ extension EventKind {
         case .comment: return "event_comment"
         case .photoAdded: return "event_photo_added"
         case .edited: return "event_edited"
+        case .moved: return "event_moved"
         case .unknown: return "event_unknown"
         }
     }
@@ -92,48 +94,63 @@ public func localized(_ zh: String, _ en: String, language: String) -> String {
 
 // MARK: home
 
+/// A tab of the home screen: the home page itself (flag, report, walkthrough), or one of core's lists.
 public enum Tab: String, CaseIterable, Sendable {
     case home
     case myReports = "my_reports"
-    case queue, walkthroughs
+    case openCases = "open_cases"
+    case overdue
+    case unitQueue = "unit_queue"
+    case walkthroughs
 
     public var key: String { "tab_" + rawValue }
+
+    public var list: HomeList? {
+        switch self {
+        case .home: return nil
+        case .myReports: return .myReports
+        case .openCases: return .openCases
+        case .overdue: return .overdue
+        case .unitQueue: return .unitQueue
+        case .walkthroughs: return .walkthroughs
+        }
+    }
+
+    public static func of(_ list: HomeList) -> Tab {
+        switch list {
+        case .myReports: return .myReports
+        case .openCases: return .openCases
+        case .overdue: return .overdue
+        case .unitQueue: return .unitQueue
+        case .walkthroughs: return .walkthroughs
+        }
+    }
 }
 
-/// The home screen and the tabs a member gets (see Home in Screens.kt).
+/// The home screen and the tabs a member gets (see Home in Screens.kt): what core offers in
+/// the member's first grid, and core's home lists for the member's role.
 public struct Home: Equatable {
     public var member: Member?
     public var grid: String?
     public var canFlag: Bool
     public var canReport: Bool
     public var canInspect: Bool
-    public var tabs: [Tab]
+    /// Why the flag and the report form are not offered, in core's words.
+    public var reportWithheld: Withholding?
+    /// Why a walkthrough cannot be started, in core's words.
+    public var inspectWithheld: Withholding?
+    public var lists: [HomeList]
 
-    public static func of(_ member: Member?) -> Home {
-        let grid = member?.grids.first
-        let canReport = grid.map { Rules.canReport(member, $0) } ?? false
-        let tabs: [Tab]
-        switch member?.role {
-        case nil: tabs = []
-        case .courier: tabs = [.home, .myReports]
-        case .gridMember: tabs = [.home, .myReports, .walkthroughs, .queue]
-        case .gridLead, .admin: tabs = [.home, .queue, .walkthroughs, .myReports]
-        case .responder: tabs = [.queue]
-        }
-        return Home(
-            member: member,
-            grid: grid,
-            canFlag: canReport,
-            canReport: canReport,
-            canInspect: grid.map { Rules.canInspect(member, $0) } ?? false,
-            tabs: tabs
-        )
-    }
+    /// The home page when there is something to start there, then a tab per list.
+    public var tabs: [Tab] { (canFlag || canReport || canInspect ? [.home] : []) + lists.map(Tab.of) }
+
+    /// Nobody enrolled: nothing offered.
+    public static let empty = Home(member: nil, grid: nil, canFlag: false, canReport: false, canInspect: false, reportWithheld: nil, inspectWithheld: nil, lists: [])
 }
 
 // MARK: report form
 
-/// The report form as it is filled in: category, photo, note, location.
+/// The report form as it is filled in: category, photos (the camera's files), note, location.
 public struct ReportDraft: Equatable {
     public static let titleChars = 60
 
@@ -159,7 +176,8 @@ public struct ReportDraft: Equatable {
         return d
     }
 
-    /// The case to create; the title is the note's first line, or `fallbackTitle`.
+    /// The case to create, without its photos (files, which `Outpost.report` takes beside
+    /// it); the title is the note's first line, or `fallbackTitle`.
     public func toNewCase(gridId: String, fallbackTitle: String) -> NewCase {
         let trimmed = note.trimmingCharacters(in: .whitespacesAndNewlines)
         let firstLine = String((trimmed.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
@@ -171,7 +189,7 @@ public struct ReportDraft: Equatable {
             gridId: gridId,
             description: trimmed,
             location: location,
-            attachments: photos
+            attachments: []
         )
     }
 
@@ -194,7 +212,7 @@ public enum Acknowledgement: String, CaseIterable, Sendable {
 
     public static func of(_ c: Case) -> Acknowledgement {
         if c.status == .cancelled { return .withdrawn }
-        if !c.status.isOpen { return .handled }
+        if c.status == .resolved || c.status == .closed { return .handled }
         return c.acknowledged ? .coming : .waiting
     }
 }
@@ -204,6 +222,8 @@ public struct TimelineRow: Equatable, Identifiable {
     public var entry: TimelineEntry
     public var key: String
     public var text: String?
+    /// The corrections of an edit (category and urgency have their own labels).
+    public var edit: CaseEdit?
     public var photo: String?
     public var deadline: Int64?
     public var satisfaction: Int?
@@ -214,6 +234,7 @@ public struct TimelineRow: Equatable, Identifiable {
 
     public static func of(_ entry: TimelineEntry, me: Member?) -> TimelineRow {
         var text: String?
+        var edit: CaseEdit?
         var photo: String?
         var deadline: Int64?
         var satisfaction: Int?
@@ -224,13 +245,14 @@ public struct TimelineRow: Equatable, Identifiable {
         case let .reopened(reason), let .cancelled(reason): text = reason
         case let .comment(t): text = t
         case let .photoAdded(hash): photo = hash
-        case let .edited(fields): text = fields
+        case let .edited(e): edit = e; text = [e.title, e.description].compactMap { $0 }.joined(separator: "\n")
+        case let .moved(gridId): text = gridId
         case let .unknown(name): text = name
         case .created, .accepted: break
         }
         if let t = text, t.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { text = nil }
         return TimelineRow(
-            entry: entry, key: entry.kind.key, text: text, photo: photo, deadline: deadline,
+            entry: entry, key: entry.kind.key, text: text, edit: edit, photo: photo, deadline: deadline,
             satisfaction: satisfaction, conflict: entry.conflict, mine: me.map { entry.author == $0.id } ?? false
         )
     }
@@ -248,9 +270,13 @@ public struct CaseDetail: Equatable {
     public var overdue: Bool
     public var timeline: [TimelineRow]
     public var conflicts: Int
-    public var actions: [CaseAction]
+    /// The buttons: the actions core offers this member on this case, in core's order.
+    public var actions: [Action]
+    /// The actions core withholds, each with its reason.
+    public var withheld: [ActionOffer]
 
-    public static func of(_ c: Case, me: Member?) -> CaseDetail {
+    /// `offers` is core's answer for this case and member (`Cases.actions`).
+    public static func of(_ c: Case, me: Member?, offers: [ActionOffer]) -> CaseDetail {
         CaseDetail(
             case: c,
             statusKey: c.status.key,
@@ -261,46 +287,61 @@ public struct CaseDetail: Equatable {
             overdue: c.overdue,
             timeline: c.timeline.map { TimelineRow.of($0, me: me) },
             conflicts: Int(c.conflicts),
-            actions: Rules.actions(me, c.facts)
+            actions: offers.allowed,
+            withheld: offers.filter { !$0.allowed }
         )
     }
 }
 
 // MARK: lists
 
-/// One row of the lead's queue, of "my reports", of a responder's list.
+/// One row of a case list: the open cases, "my reports", the overdue list, a unit's queue.
 public struct CaseRow: Equatable, Identifiable {
     public var summary: CaseSummary
     public var statusKey: String
     public var urgencyKey: String
     public var categoryKey: String
     public var lifeSafety: Bool
+    /// Still needs someone's work (core's `is_open`).
+    public var open: Bool
+    /// Open and past its deadline (core's `is_overdue`).
     public var overdue: Bool
     public var conflict: Bool
-    /// The buttons on the row itself: accept and dispatch, where offered.
-    public var quickActions: [CaseAction]
+    /// The buttons on the row itself: accept and dispatch, where core offers them.
+    public var quickActions: [Action]
     public var ageMs: Int64
 
     public var id: String { summary.id }
 
-    /// Rows in core's order; a responder sees only its unit's cases.
-    public static func rows(_ me: Member?, _ cases: [CaseSummary], now: Int64) -> [CaseRow] {
-        cases.filter { c in me.map { $0.role != .responder || Rules.inScope($0, c.facts) } ?? true }
-            .map { of($0, me: me, now: now) }
-    }
+    /// The actions a row shows as buttons of its own (the rest are on the case screen).
+    public static let quick: [Action] = [.accept, .dispatch]
 
-    public static func of(_ s: CaseSummary, me: Member?, now: Int64) -> CaseRow {
+    /// `offers` is core's answer for this row's case and the member (`Cases.actions`).
+    public static func of(_ s: CaseSummary, offers: [ActionOffer], now: Int64) -> CaseRow {
         CaseRow(
             summary: s,
             statusKey: s.status.key,
             urgencyKey: s.urgency.key,
             categoryKey: s.category.key,
             lifeSafety: s.urgency == .lifeSafety,
-            overdue: s.status.isOpen && (s.deadline.map { $0 < now } ?? false),
+            open: s.isOpen,
+            overdue: s.isOverdue,
             conflict: s.conflicts > 0,
-            quickActions: Rules.actions(me, s.facts).filter { $0 == .accept || $0 == .dispatch },
+            quickActions: offers.allowed.filter { quick.contains($0) },
             ageMs: max(0, now - s.createdAt)
         )
+    }
+}
+
+/// One of core's home lists as a screen shows it.
+public enum ListScreen: Equatable {
+    case cases(list: HomeList, rows: [CaseRow])
+    case walkthroughs(list: HomeList, rows: [InspectionSummary])
+
+    public var list: HomeList {
+        switch self {
+        case let .cases(list, _), let .walkthroughs(list, _): return list
+        }
     }
 }
 
@@ -316,7 +357,13 @@ public struct ItemRow: Equatable, Identifiable {
     public var hazard: Bool
     public var conflict: Bool
     public var hazardCases: [String]
+    /// How core takes answers to this item.
+    public var rule: ItemRule
+    /// The answer buttons (`ItemRule.buttons`).
     public var choices: [AnswerChoice]
+
+    /// Whether answering `choice` opens the camera first.
+    public func needsPhoto(_ choice: AnswerChoice) -> Bool { rule.needsPhoto(choice) }
 
     public var id: String { item.id }
     public var answered: Bool { !answers.isEmpty }
@@ -334,20 +381,28 @@ public struct Walkthrough: Equatable {
     public var submitted: Bool
     public var canAnswer: Bool
     public var canSubmit: Bool
+    /// Items still without an answer, in checklist order (core's readiness).
+    public var missing: [String]
+    /// Why this member may not submit at all, in core's words.
+    public var submitWithheld: String?
 
     public var progress: Double { total == 0 ? 1 : Double(answered) / Double(total) }
 
-    public static func of(_ inspection: Inspection, me: Member?) -> Walkthrough {
+    /// `readiness` and `rules` are core's answers for this walkthrough and member.
+    public static func of(_ inspection: Inspection, readiness: Readiness, rules: [ItemRule]) -> Walkthrough {
+        let byItem = Dictionary(rules.map { ($0.itemId, $0) }, uniquingKeysWith: { a, _ in a })
         let answers = Dictionary(inspection.answers.map { ($0.itemId, $0.answers) }, uniquingKeysWith: { a, _ in a })
         let hazardCases = Dictionary(inspection.hazards.map { ($0.itemId, $0.caseIds) }, uniquingKeysWith: { a, _ in a })
         let failed = Set(inspection.failed)
         let items = inspection.template.sections.flatMap { section in
-            section.items.map { item -> ItemRow in
+            section.items.compactMap { item -> ItemRow? in
+                // Core gives a rule for every item of the template it read; none: not shown.
+                guard let rule = byItem[item.id] else { return nil }
                 let given = answers[item.id] ?? []
                 return ItemRow(
                     item: item, sectionTitle: section.title, sectionTitleEn: section.titleEn, answers: given,
                     hazard: failed.contains(item.id), conflict: given.count > 1,
-                    hazardCases: hazardCases[item.id] ?? [], choices: item.choices
+                    hazardCases: hazardCases[item.id] ?? [], rule: rule, choices: rule.buttons
                 )
             }
         }
@@ -359,8 +414,10 @@ public struct Walkthrough: Equatable {
             conflictItems: items.filter(\.conflict).map(\.item.id),
             hazards: failed.count,
             submitted: inspection.status == .submitted,
-            canAnswer: Rules.canAnswer(me, inspection),
-            canSubmit: Rules.canSubmit(me, inspection)
+            canAnswer: readiness.canAnswer,
+            canSubmit: readiness.canSubmit,
+            missing: readiness.missing,
+            submitWithheld: readiness.reason
         )
     }
 }
@@ -374,10 +431,13 @@ public struct ActionInput: Equatable {
     public var deadline: Int64 = 0
     public var satisfaction = 0
     public var visitedAt: Int64 = 0
+    /// The camera's file, for `.addPhoto`.
     public var photo = ""
     public var edit = CaseEdit()
+    /// The grid a case moves to, for `.move`.
+    public var gridId = ""
 
-    public init(text: String = "", unitId: String = "", deadline: Int64 = 0, satisfaction: Int = 0, visitedAt: Int64 = 0, photo: String = "", edit: CaseEdit = CaseEdit()) {
+    public init(text: String = "", unitId: String = "", deadline: Int64 = 0, satisfaction: Int = 0, visitedAt: Int64 = 0, photo: String = "", edit: CaseEdit = CaseEdit(), gridId: String = "") {
         self.text = text
         self.unitId = unitId
         self.deadline = deadline
@@ -385,10 +445,12 @@ public struct ActionInput: Equatable {
         self.visitedAt = visitedAt
         self.photo = photo
         self.edit = edit
+        self.gridId = gridId
     }
 
-    /// The timeline event for `action`; `.edit` is not an event but a `CaseEdit`.
-    public func event(_ action: CaseAction) -> EventKind {
+    /// The timeline event `Outpost.record` takes for `action`. `.edit`, `.addPhoto` (a file)
+    /// and `.move` have calls of their own; `Outpost.perform` picks the right one.
+    public func event(_ action: Action) -> EventKind {
         let t = text.trimmingCharacters(in: .whitespacesAndNewlines)
         switch action {
         case .accept: return .accepted
@@ -399,8 +461,9 @@ public struct ActionInput: Equatable {
         case .reopen: return .reopened(reason: t)
         case .cancel: return .cancelled(reason: t)
         case .comment: return .comment(text: t)
-        case .addPhoto: return .photoAdded(hash: photo)
-        case .edit: preconditionFailure("an edit is not a timeline event; use ActionInput.edit")
+        case .addPhoto: preconditionFailure("a photo comes as a file; use Outpost.addPhoto")
+        case .edit: preconditionFailure("an edit is not a timeline event; use Outpost.edit")
+        case .move: preconditionFailure("a move has its own call; use Outpost.moveToGrid")
         }
     }
 }
@@ -410,46 +473,80 @@ public func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
 extension Outpost {
     /// Performs one button's action; core checks it again and throws if it no longer applies.
-    public func perform(caseId: String, _ action: CaseAction, _ input: ActionInput = ActionInput()) async throws {
-        if action == .edit {
-            try await edit(caseId: caseId, input.edit)
-        } else {
-            try await record(caseId: caseId, input.event(action))
+    public func perform(caseId: String, _ action: Action, _ input: ActionInput = ActionInput()) async throws {
+        switch action {
+        case .edit: try await edit(caseId: caseId, input.edit)
+        case .addPhoto: try await addPhoto(caseId: caseId, photo: input.photo)
+        case .move: try await moveToGrid(caseId: caseId, gridId: input.gridId.trimmingCharacters(in: .whitespacesAndNewlines))
+        default: try await record(caseId: caseId, input.event(action))
         }
     }
 
-    public func home() async throws -> Home { Home.of(try await member()) }
-
-    public func caseScreen(_ caseId: String) -> AsyncThrowingStream<CaseDetail, Error> {
-        mapped(caseDetail(caseId)) { c, me in CaseDetail.of(c, me: me) }
+    /// Sends the report form: the case and its photo files, in one transaction.
+    @discardableResult
+    public func report(_ draft: ReportDraft, gridId: String, fallbackTitle: String) async throws -> String {
+        try await report(draft.toNewCase(gridId: gridId, fallbackTitle: fallbackTitle), photos: draft.photos)
     }
 
-    public func queueScreen(now: @escaping () -> Int64 = nowMs) -> AsyncThrowingStream<[CaseRow], Error> {
-        mapped(openQueue()) { list, me in CaseRow.rows(me, list, now: now()) }
+    /// The home screen: core's answers for the member's first grid and role.
+    public func home() async throws -> Home {
+        guard let me = try await member() else { return .empty }
+        let grid = me.grids.first
+        var report: Withholding?
+        var inspect: Withholding?
+        if let grid {
+            report = try await reportWithheld(gridId: grid)
+            inspect = try await inspectWithheld(gridId: grid)
+        }
+        return Home(
+            member: me, grid: grid,
+            canFlag: grid != nil && report == nil,
+            canReport: grid != nil && report == nil,
+            canInspect: grid != nil && inspect == nil,
+            reportWithheld: report, inspectWithheld: inspect,
+            lists: homeLists(role: me.role)
+        )
+    }
+
+    /// One case with the buttons core offers on it; re-read when the case or the member changes.
+    public func caseScreen(_ caseId: String) -> AsyncThrowingStream<CaseDetail, Error> {
+        watch({ $0.caseIds.contains(caseId) || $0.memberChanged }) {
+            CaseDetail.of(try self.caseArea.get(id: caseId), me: try self.store.member(), offers: try self.caseArea.actions(id: caseId))
+        }
+    }
+
+    /// One of core's home lists, each case row with core's offers on it.
+    public func listScreen(_ list: HomeList, now: @escaping () -> Int64 = nowMs) -> AsyncThrowingStream<ListScreen, Error> {
+        watch({ !$0.caseIds.isEmpty || !$0.inspectionIds.isEmpty || $0.memberChanged }) {
+            switch try self.caseArea.homeList(list: list, limit: Outpost.page, offset: 0) {
+            case let .cases(rows):
+                return .cases(list: list, rows: try rows.map { CaseRow.of($0, offers: try self.caseArea.actions(id: $0.id), now: now()) })
+            case let .walkthroughs(rows):
+                return .walkthroughs(list: list, rows: rows)
+            }
+        }
+    }
+
+    /// The rows of a case list of core's (`.walkthroughs` has none).
+    public func caseRows(_ list: HomeList, now: @escaping () -> Int64 = nowMs) -> AsyncThrowingStream<[CaseRow], Error> {
+        watch({ !$0.caseIds.isEmpty || $0.memberChanged }) {
+            guard case let .cases(rows) = try self.caseArea.homeList(list: list, limit: Outpost.page, offset: 0) else { return [] }
+            return try rows.map { CaseRow.of($0, offers: try self.caseArea.actions(id: $0.id), now: now()) }
+        }
     }
 
     public func myReportsScreen(now: @escaping () -> Int64 = nowMs) -> AsyncThrowingStream<[CaseRow], Error> {
-        mapped(myReports()) { list, me in CaseRow.rows(me, list, now: now()) }
+        caseRows(.myReports, now: now)
     }
 
+    /// A walkthrough with core's readiness and item rules; re-read when it or the member changes.
     public func walkthroughScreen(_ inspectionId: String) -> AsyncThrowingStream<Walkthrough, Error> {
-        mapped(inspectionDetail(inspectionId)) { i, me in Walkthrough.of(i, me: me) }
-    }
-
-    /// Each value of `source`, turned into a screen with the member holding the phone.
-    private func mapped<T, S>(_ source: AsyncThrowingStream<T, Error>, _ screen: @escaping (T, Member?) -> S) -> AsyncThrowingStream<S, Error> {
-        AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    for try await value in source {
-                        continuation.yield(screen(value, try await self.member()))
-                    }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
-                }
-            }
-            continuation.onTermination = { _ in task.cancel() }
+        watch({ $0.inspectionIds.contains(inspectionId) || $0.memberChanged }) {
+            Walkthrough.of(
+                try self.inspectionArea.get(id: inspectionId),
+                readiness: try self.inspectionArea.readiness(id: inspectionId),
+                rules: try self.inspectionArea.itemRules(id: inspectionId)
+            )
         }
     }
 }

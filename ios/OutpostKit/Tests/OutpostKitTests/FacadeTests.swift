@@ -3,7 +3,7 @@ import XCTest
 @testable import OutpostKit
 
 /// The Swift twin of the facade's screen logic, checked against the same expectations as the
-/// JVM tests (ActionSweepTest, CaseScreensTest, SyncIndicatorTest). Runs on a Mac:
+/// JVM tests (CaseScreensTest, SyncIndicatorTest); which actions are offered is core's answer. Runs on a Mac:
 /// `xcodebuild test -scheme OutpostKit -destination 'platform=iOS Simulator,name=iPhone 15'`.
 final class FacadeTests: XCTestCase {
     private let grid = "g-yinhang-1"
@@ -13,34 +13,37 @@ final class FacadeTests: XCTestCase {
     private lazy var lead = Member(id: "lead-zhang", name: "张站长", role: .gridLead, grids: [grid], unitId: nil)
     private lazy var responder = Member(id: "resp-1", name: "刘主任", role: .responder, grids: [], unitId: unit)
 
-    private func facts(_ status: Status, unit: String? = nil) -> CaseFacts {
-        CaseFacts(reporterId: "rider-7", gridId: grid, assignedUnit: unit, status: status)
+    private func offer(_ a: Action, _ why: Withheld? = nil) -> ActionOffer {
+        ActionOffer(action: a, allowed: why == nil, withheld: why, reason: why.map { _ in "not allowed: a courier cannot \(a.key) a case" })
     }
 
-    func testEachRoleGetsTheButtonsTheStreetExpects() {
-        let talk: Set<CaseAction> = [.comment, .addPhoto]
-        XCTAssertEqual(Set(Rules.actions(rider, facts(.new))), talk.union([.cancel, .edit]))
-        XCTAssertEqual(Set(Rules.actions(rider, facts(.dispatched, unit: unit))), talk)
-        XCTAssertEqual(Set(Rules.actions(member, facts(.accepted))), talk.union([.progress, .resolve, .edit]))
-        XCTAssertEqual(Set(Rules.actions(member, facts(.new))), talk.union([.resolve, .edit]))
-        XCTAssertEqual(Set(Rules.actions(lead, facts(.new))), talk.union([.accept, .dispatch, .resolve, .cancel, .edit]))
-        XCTAssertEqual(Set(Rules.actions(lead, facts(.resolved, unit: unit))), talk.union([.followUp, .reopen, .edit]))
-        XCTAssertEqual(Set(Rules.actions(lead, facts(.closed, unit: unit))), talk.union([.reopen, .edit]))
-        XCTAssertEqual(Set(Rules.actions(responder, facts(.dispatched, unit: unit))), talk.union([.progress, .resolve]))
-        XCTAssertEqual(Rules.actions(responder, facts(.resolved, unit: unit)), [])
-        XCTAssertEqual(Rules.actions(responder, facts(.accepted)), [])
-        XCTAssertEqual(Rules.denial(nil, facts(.new), .comment), .noMember)
-        XCTAssertEqual(Rules.denial(lead, facts(.closed), .accept), .state)
-        XCTAssertEqual(Rules.denial(rider, facts(.accepted), .cancel), .role)
+    /// Which buttons a case shows is core's answer (`Cases.actions`, held to core's refusals by
+    /// the JVM ActionSweepTest); the screen shows the allowed ones in core's order and keeps the
+    /// withheld ones with their reasons.
+    func testTheCaseScreenShowsCoresOffersInCoresOrder() {
+        let offers = [offer(.accept, .role), offer(.cancel), offer(.comment), offer(.move, .role), offer(.addPhoto)]
+        let c = Case(
+            id: "c1", category: .fireHazard, urgency: .urgent, status: .new, title: "消防通道被堵", description: "",
+            location: nil, gridId: grid, reporterId: rider.id, createdAt: 1, attachments: [], source: nil, timeline: [],
+            assignedUnit: nil, deadline: nil, acceptedAt: nil, resolvedAt: nil, followUp: nil, conflicts: 0,
+            acknowledged: false, overdue: false
+        )
+        let d = CaseDetail.of(c, me: rider, offers: offers)
+        XCTAssertEqual(d.actions, [.cancel, .comment, .addPhoto])
+        XCTAssertEqual(d.withheld.map(\.action), [.accept, .move])
+        XCTAssertEqual(d.acknowledgement, .waiting)
+        XCTAssertEqual(Action.move.form, .move)
+        XCTAssertEqual(Action.dispatch.form, .dispatch)
     }
 
-    func testHomeTabsAndButtons() {
-        XCTAssertEqual(Home.of(rider).tabs, [.home, .myReports])
-        XCTAssertTrue(Home.of(rider).canFlag)
-        XCTAssertEqual(Home.of(responder).tabs, [.queue])
-        XCTAssertFalse(Home.of(responder).canFlag)
-        XCTAssertTrue(Home.of(member).canInspect)
-        XCTAssertEqual(Home.of(nil).tabs, [])
+    func testHomeTabsFollowCoresLists() {
+        let rider = Home(member: rider, grid: grid, canFlag: true, canReport: true, canInspect: false, reportWithheld: nil,
+                         inspectWithheld: Withholding(withheld: .role, reason: "not allowed"), lists: [.myReports])
+        XCTAssertEqual(rider.tabs, [.home, .myReports])
+        let responder = Home(member: responder, grid: nil, canFlag: false, canReport: false, canInspect: false, reportWithheld: nil,
+                             inspectWithheld: nil, lists: [.unitQueue])
+        XCTAssertEqual(responder.tabs, [.unitQueue])
+        XCTAssertEqual(Home.empty.tabs, [])
     }
 
     func testReportDraftPicksUrgencyAndTitle() {
@@ -87,7 +90,8 @@ final class FacadeTests: XCTestCase {
 
     func testLabelKeys() {
         XCTAssertEqual(Status.inProgress.key, "status_in_progress")
-        XCTAssertEqual(CaseAction.followUp.key, "action_follow_up")
+        XCTAssertEqual(Action.followUp.key, "action_follow_up")
+        XCTAssertEqual(EventKind.moved(gridId: "g").key, "event_moved")
         XCTAssertEqual(AnswerChoice.notApplicable.key, "answer_not_applicable")
         XCTAssertEqual(SyncIndicator.upToDate.key, "sync_up_to_date")
         XCTAssertEqual(Tab.myReports.key, "tab_my_reports")

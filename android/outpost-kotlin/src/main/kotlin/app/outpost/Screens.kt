@@ -1,5 +1,7 @@
 package app.outpost
 
+import app.outpost.ffi.Action
+import app.outpost.ffi.ActionOffer
 import app.outpost.ffi.Answer
 import app.outpost.ffi.Case
 import app.outpost.ffi.CaseEdit
@@ -7,22 +9,30 @@ import app.outpost.ffi.CaseSummary
 import app.outpost.ffi.Category
 import app.outpost.ffi.ChecklistItem
 import app.outpost.ffi.EventKind
+import app.outpost.ffi.HomeList
+import app.outpost.ffi.HomeRows
 import app.outpost.ffi.Inspection
 import app.outpost.ffi.InspectionStatus
+import app.outpost.ffi.InspectionSummary
+import app.outpost.ffi.ItemRule
 import app.outpost.ffi.Location
 import app.outpost.ffi.Member
 import app.outpost.ffi.NewCase
-import app.outpost.ffi.Role
+import app.outpost.ffi.Readiness
 import app.outpost.ffi.Status
 import app.outpost.ffi.TimelineEntry
 import app.outpost.ffi.Urgency
+import app.outpost.ffi.Withholding
+import app.outpost.ffi.homeLists
 import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.map
 
 /*
  * What each screen shows for a state, as plain data the Compose (and SwiftUI) code renders
- * without deciding anything. Text comes as keys: a string resource name on Android, a
- * Localizable.strings key on iOS, the same key on both (LabelKeysTest checks all four files).
+ * without deciding anything: which buttons, lists and forms are offered is core's answer
+ * (rules as data through the bindings), read together with the data it is about. Text comes
+ * as keys: a string resource name on Android, a Localizable.strings key on iOS, the same key
+ * on both (LabelKeysTest checks all four files).
  */
 
 val Status.key: String get() = "status_" + name.lowercase()
@@ -43,6 +53,7 @@ val EventKind.key: String
         is EventKind.Comment -> "comment"
         is EventKind.PhotoAdded -> "photo_added"
         is EventKind.Edited -> "edited"
+        is EventKind.Moved -> "moved"
         is EventKind.Unknown -> "unknown"
     }
 
@@ -52,16 +63,35 @@ fun localized(zh: String, en: String, language: String): String =
 
 // ---- home --------------------------------------------------------------------------------
 
-enum class Tab {
-    HOME, MY_REPORTS, QUEUE, WALKTHROUGHS;
+/** A tab of the home screen: the home page itself (flag, report, walkthrough), or one of core's lists. */
+enum class Tab(val list: HomeList?) {
+    HOME(null),
+    MY_REPORTS(HomeList.MY_REPORTS),
+    OPEN_CASES(HomeList.OPEN_CASES),
+    OVERDUE(HomeList.OVERDUE),
+    UNIT_QUEUE(HomeList.UNIT_QUEUE),
+    WALKTHROUGHS(HomeList.WALKTHROUGHS),
+    ;
 
     val key: String get() = "tab_" + name.lowercase()
+
+    companion object {
+        fun of(list: HomeList): Tab = when (list) {
+            HomeList.MY_REPORTS -> MY_REPORTS
+            HomeList.OPEN_CASES -> OPEN_CASES
+            HomeList.OVERDUE -> OVERDUE
+            HomeList.UNIT_QUEUE -> UNIT_QUEUE
+            HomeList.WALKTHROUGHS -> WALKTHROUGHS
+        }
+    }
 }
 
 /**
  * The home screen and the tabs a member gets. [grid] is where a flag, a report or a
  * walkthrough goes (the member's first grid); [canFlag] shows the large "person in
- * distress" button, [canReport] the report form, [canInspect] the "start a walkthrough" form.
+ * distress" button, [canReport] the report form, [canInspect] the "start a walkthrough"
+ * form, each as core answers for [grid] ([reportWithheld], [inspectWithheld]: why not, in
+ * core's words). [lists] are core's home lists for the member's role, in order.
  */
 data class Home(
     val member: Member?,
@@ -69,34 +99,23 @@ data class Home(
     val canFlag: Boolean,
     val canReport: Boolean,
     val canInspect: Boolean,
-    val tabs: List<Tab>,
+    val reportWithheld: Withholding?,
+    val inspectWithheld: Withholding?,
+    val lists: List<HomeList>,
 ) {
+    /** The home page when there is something to start there, then a tab per list. */
+    val tabs: List<Tab>
+        get() = (if (canFlag || canReport || canInspect) listOf(Tab.HOME) else emptyList()) + lists.map(Tab::of)
+
     companion object {
-        fun of(member: Member?): Home {
-            val grid = member?.grids?.firstOrNull()
-            val canReport = grid != null && Rules.canReport(member, grid)
-            val tabs = when (member?.role) {
-                null -> emptyList()
-                Role.COURIER -> listOf(Tab.HOME, Tab.MY_REPORTS)
-                Role.GRID_MEMBER -> listOf(Tab.HOME, Tab.MY_REPORTS, Tab.WALKTHROUGHS, Tab.QUEUE)
-                Role.GRID_LEAD, Role.ADMIN -> listOf(Tab.HOME, Tab.QUEUE, Tab.WALKTHROUGHS, Tab.MY_REPORTS)
-                Role.RESPONDER -> listOf(Tab.QUEUE)
-            }
-            return Home(
-                member = member,
-                grid = grid,
-                canFlag = canReport,
-                canReport = canReport,
-                canInspect = grid != null && Rules.canInspect(member, grid),
-                tabs = tabs,
-            )
-        }
+        /** Nobody enrolled: nothing offered. */
+        val EMPTY = Home(null, null, false, false, false, null, null, emptyList())
     }
 }
 
 // ---- report form -------------------------------------------------------------------------
 
-/** The report form as it is filled in: category, photo, note, location. */
+/** The report form as it is filled in: category, photos (the camera's files), note, location. */
 data class ReportDraft(
     val category: Category = Category.OTHER,
     val urgency: Urgency = defaultUrgency(category),
@@ -108,8 +127,9 @@ data class ReportDraft(
     fun withCategory(c: Category): ReportDraft = copy(category = c, urgency = defaultUrgency(c))
 
     /**
-     * The case to create. The title is the note's first line, or [fallbackTitle] (the
-     * category's label) when there is no note; core validates everything else.
+     * The case to create, without its photos (files, which [Outpost.report] takes beside
+     * it). The title is the note's first line, or [fallbackTitle] (the category's label)
+     * when there is no note; core validates everything else.
      */
     fun toNewCase(gridId: String, fallbackTitle: String): NewCase {
         val firstLine = note.trim().lineSequence().firstOrNull().orEmpty().trim().take(TITLE_CHARS)
@@ -120,7 +140,7 @@ data class ReportDraft(
             gridId = gridId,
             description = note.trim(),
             location = location,
-            attachments = photos,
+            attachments = emptyList(),
         )
     }
 
@@ -153,7 +173,7 @@ enum class Acknowledgement {
     companion object {
         fun of(case: Case): Acknowledgement = when {
             case.status == Status.CANCELLED -> WITHDRAWN
-            !case.status.isOpen -> HANDLED
+            case.status == Status.RESOLVED || case.status == Status.CLOSED -> HANDLED
             case.acknowledged -> COMING
             else -> WAITING
         }
@@ -164,8 +184,10 @@ enum class Acknowledgement {
 data class TimelineRow(
     val entry: TimelineEntry,
     val key: String,
-    /** What the person wrote (note, reason, comment), the unit, or the edited fields. */
+    /** What the person wrote (note, reason, comment, a corrected title or description), the unit, or the grid moved to. */
     val text: String?,
+    /** The corrections of an edit: category and urgency have their own labels ([Category.key], [Urgency.key]). */
+    val edit: CaseEdit?,
     val photo: String?,
     val deadline: Long?,
     val satisfaction: Int?,
@@ -184,7 +206,8 @@ data class TimelineRow(
                 is EventKind.Reopened -> k.reason
                 is EventKind.Cancelled -> k.reason
                 is EventKind.Comment -> k.text
-                is EventKind.Edited -> k.fields
+                is EventKind.Edited -> listOfNotNull(k.edit.title, k.edit.description).joinToString("\n")
+                is EventKind.Moved -> k.gridId
                 is EventKind.Unknown -> k.name
                 else -> null
             }?.takeIf { it.isNotBlank() }
@@ -192,6 +215,7 @@ data class TimelineRow(
                 entry = entry,
                 key = k.key,
                 text = text,
+                edit = (k as? EventKind.Edited)?.edit,
                 photo = (k as? EventKind.PhotoAdded)?.hash,
                 deadline = (k as? EventKind.Dispatched)?.deadline,
                 satisfaction = (k as? EventKind.FollowUp)?.satisfaction?.toInt(),
@@ -215,10 +239,14 @@ data class CaseDetail(
     /** Oldest first, as the fold reads them. */
     val timeline: List<TimelineRow>,
     val conflicts: Int,
-    val actions: List<CaseAction>,
+    /** The buttons: the actions core offers this member on this case, in core's order. */
+    val actions: List<Action>,
+    /** The actions core withholds, each with its reason (to grey out and explain, or leave out). */
+    val withheld: List<ActionOffer>,
 ) {
     companion object {
-        fun of(case: Case, me: Member?): CaseDetail = CaseDetail(
+        /** [offers] is core's answer for this case and member (`Cases.actions`). */
+        fun of(case: Case, me: Member?, offers: List<ActionOffer>): CaseDetail = CaseDetail(
             case = case,
             statusKey = case.status.key,
             urgencyKey = case.urgency.key,
@@ -228,47 +256,57 @@ data class CaseDetail(
             overdue = case.overdue,
             timeline = case.timeline.map { TimelineRow.of(it, me) },
             conflicts = case.conflicts.toInt(),
-            actions = Rules.actions(me, case.facts),
+            actions = offers.allowed,
+            withheld = offers.filter { !it.allowed },
         )
     }
 }
 
 // ---- lists -------------------------------------------------------------------------------
 
-/** One row of the lead's queue, of "my reports", of a responder's list. */
+/** One row of a case list: the open cases, "my reports", the overdue list, a unit's queue. */
 data class CaseRow(
     val summary: CaseSummary,
     val statusKey: String,
     val urgencyKey: String,
     val categoryKey: String,
     val lifeSafety: Boolean,
-    /** Open and past its deadline (core's `is_overdue`), by [now] of [rows]. */
+    /** Still needs someone's work (core's `is_open`). */
+    val open: Boolean,
+    /** Open and past its deadline (core's `is_overdue`). */
     val overdue: Boolean,
     val conflict: Boolean,
-    /** The buttons on the row itself: accept and dispatch, where offered. */
-    val quickActions: List<CaseAction>,
+    /** The buttons on the row itself: accept and dispatch, where core offers them. */
+    val quickActions: List<Action>,
     val ageMs: Long,
 ) {
     companion object {
-        private val QUICK = setOf(CaseAction.ACCEPT, CaseAction.DISPATCH)
+        /** The actions a row shows as buttons of its own (the rest are on the case screen). */
+        val QUICK: Set<Action> = setOf(Action.ACCEPT, Action.DISPATCH)
 
-        /** Rows in core's order (most urgent, then oldest); a responder sees only its unit's cases. */
-        fun rows(me: Member?, cases: List<CaseSummary>, now: Long): List<CaseRow> =
-            cases.filter { me?.role != Role.RESPONDER || Rules.inScope(me, it.facts) }
-                .map { of(it, me, now) }
-
-        fun of(s: CaseSummary, me: Member?, now: Long): CaseRow = CaseRow(
+        /** [offers] is core's answer for this row's case and the member (`Cases.actions`). */
+        fun of(s: CaseSummary, offers: List<ActionOffer>, now: Long): CaseRow = CaseRow(
             summary = s,
             statusKey = s.status.key,
             urgencyKey = s.urgency.key,
             categoryKey = s.category.key,
             lifeSafety = s.urgency == Urgency.LIFE_SAFETY,
-            overdue = s.status.isOpen && s.deadline?.let { it < now } == true,
+            open = s.isOpen,
+            overdue = s.isOverdue,
             conflict = s.conflicts > 0,
-            quickActions = Rules.actions(me, s.facts).filter { it in QUICK },
+            quickActions = offers.allowed.filter { it in QUICK },
             ageMs = (now - s.createdAt).coerceAtLeast(0),
         )
     }
+}
+
+/** One of core's home lists as a screen shows it. */
+sealed interface ListScreen {
+    val list: HomeList
+
+    data class Cases(override val list: HomeList, val rows: List<CaseRow>) : ListScreen
+
+    data class Walkthroughs(override val list: HomeList, val rows: List<InspectionSummary>) : ListScreen
 }
 
 // ---- walkthrough -------------------------------------------------------------------------
@@ -286,8 +324,14 @@ data class ItemRow(
     val conflict: Boolean,
     /** Hazard cases raised from this item at submission. */
     val hazardCases: List<String>,
+    /** How core takes answers to this item. */
+    val rule: ItemRule,
+    /** The answer buttons ([ItemRule.buttons]). */
     val choices: List<AnswerChoice>,
 ) {
+    /** Whether answering [choice] opens the camera first. */
+    fun needsPhoto(choice: AnswerChoice): Boolean = rule.needsPhoto(choice)
+
     val answered: Boolean get() = answers.isNotEmpty()
     val winner: Answer? get() = answers.firstOrNull()
 }
@@ -303,18 +347,25 @@ data class Walkthrough(
     val submitted: Boolean,
     val canAnswer: Boolean,
     val canSubmit: Boolean,
+    /** Items still without an answer, in checklist order (core's readiness). */
+    val missing: List<String>,
+    /** Why this member may not submit at all, in core's words (null: only [missing] stands in the way). */
+    val submitWithheld: String?,
 ) {
     /** 0.0 to 1.0, for a progress bar. */
     val progress: Float get() = if (total == 0) 1f else answered.toFloat() / total
 
     companion object {
-        fun of(inspection: Inspection, me: Member?): Walkthrough {
+        /** [readiness] and [rules] are core's answers for this walkthrough and member. */
+        fun of(inspection: Inspection, readiness: Readiness, rules: List<ItemRule>): Walkthrough {
+            val byItem = rules.associateBy { it.itemId }
             val answers = inspection.answers.associate { it.itemId to it.answers }
             val hazardCases = inspection.hazards.associate { it.itemId to it.caseIds }
             val failed = inspection.failed.toSet()
             val items = inspection.template.sections.flatMap { section ->
                 section.items.map { item ->
                     val given = answers[item.id].orEmpty()
+                    val rule = byItem[item.id] ?: throw IllegalArgumentException("core gave no rule for item ${item.id}")
                     ItemRow(
                         item = item,
                         sectionTitle = section.title,
@@ -323,7 +374,8 @@ data class Walkthrough(
                         hazard = item.id in failed,
                         conflict = given.size > 1,
                         hazardCases = hazardCases[item.id].orEmpty(),
-                        choices = item.choices,
+                        rule = rule,
+                        choices = rule.buttons,
                     )
                 }
             }
@@ -335,8 +387,10 @@ data class Walkthrough(
                 conflictItems = items.filter { it.conflict }.map { it.item.id },
                 hazards = failed.size,
                 submitted = inspection.status == InspectionStatus.SUBMITTED,
-                canAnswer = Rules.canAnswer(me, inspection),
-                canSubmit = Rules.canSubmit(me, inspection),
+                canAnswer = readiness.canAnswer,
+                canSubmit = readiness.canSubmit,
+                missing = readiness.missing,
+                submitWithheld = readiness.reason,
             )
         }
     }
@@ -351,41 +405,90 @@ data class ActionInput(
     val deadline: Long = 0,
     val satisfaction: Int = 0,
     val visitedAt: Long = 0,
+    /** The camera's file, for `ADD_PHOTO`. */
     val photo: String = "",
+    /** The grid a case moves to, for `MOVE`. */
+    val gridId: String = "",
     val edit: CaseEdit = CaseEdit(),
 ) {
-    /** The timeline event for [action]; `EDIT` is not an event but a [CaseEdit]. */
-    fun event(action: CaseAction): EventKind = when (action) {
-        CaseAction.ACCEPT -> EventKind.Accepted
-        CaseAction.DISPATCH -> EventKind.Dispatched(unitId.trim(), deadline)
-        CaseAction.PROGRESS -> EventKind.Progress(text.trim())
-        CaseAction.RESOLVE -> EventKind.Resolved(text.trim())
-        CaseAction.FOLLOW_UP -> EventKind.FollowUp(visitedAt, satisfaction.toLong(), text.trim())
-        CaseAction.REOPEN -> EventKind.Reopened(text.trim())
-        CaseAction.CANCEL -> EventKind.Cancelled(text.trim())
-        CaseAction.COMMENT -> EventKind.Comment(text.trim())
-        CaseAction.ADD_PHOTO -> EventKind.PhotoAdded(photo)
-        CaseAction.EDIT -> throw IllegalArgumentException("an edit is not a timeline event; use ActionInput.edit")
+    /**
+     * The timeline event [Outpost.record] takes for [action]. `EDIT` ([Outpost.edit]),
+     * `ADD_PHOTO` (a file, [Outpost.addPhoto]) and `MOVE` ([Outpost.moveToGrid]) have calls
+     * of their own; [Outpost.perform] picks the right one.
+     */
+    fun event(action: Action): EventKind = when (action) {
+        Action.ACCEPT -> EventKind.Accepted
+        Action.DISPATCH -> EventKind.Dispatched(unitId.trim(), deadline)
+        Action.PROGRESS -> EventKind.Progress(text.trim())
+        Action.RESOLVE -> EventKind.Resolved(text.trim())
+        Action.FOLLOW_UP -> EventKind.FollowUp(visitedAt, satisfaction.toLong(), text.trim())
+        Action.REOPEN -> EventKind.Reopened(text.trim())
+        Action.CANCEL -> EventKind.Cancelled(text.trim())
+        Action.COMMENT -> EventKind.Comment(text.trim())
+        Action.ADD_PHOTO -> throw IllegalArgumentException("a photo comes as a file; use Outpost.addPhoto")
+        Action.EDIT -> throw IllegalArgumentException("an edit is not a timeline event; use Outpost.edit")
+        Action.MOVE -> throw IllegalArgumentException("a move has its own call; use Outpost.moveToGrid")
     }
 }
 
 /** Performs one button's action; core checks it again and throws if it no longer applies. */
-suspend fun Outpost.perform(caseId: String, action: CaseAction, input: ActionInput = ActionInput()) {
-    if (action == CaseAction.EDIT) edit(caseId, input.edit) else record(caseId, input.event(action))
+suspend fun Outpost.perform(caseId: String, action: Action, input: ActionInput = ActionInput()) {
+    when (action) {
+        Action.EDIT -> edit(caseId, input.edit)
+        Action.ADD_PHOTO -> addPhoto(caseId, input.photo)
+        Action.MOVE -> moveToGrid(caseId, input.gridId.trim())
+        else -> record(caseId, input.event(action))
+    }
 }
+
+/** Sends the report form: the case and its photo files, in one transaction. */
+suspend fun Outpost.report(draft: ReportDraft, gridId: String, fallbackTitle: String): String =
+    report(draft.toNewCase(gridId, fallbackTitle), draft.photos)
 
 // ---- the screens as flows ----------------------------------------------------------------
 
-suspend fun Outpost.home(): Home = Home.of(member())
+/** The home screen: core's answers for the member's first grid and role. */
+suspend fun Outpost.home(): Home {
+    val me = member() ?: return Home.EMPTY
+    val grid = me.grids.firstOrNull()
+    val report = grid?.let { reportWithheld(it) }
+    val inspect = grid?.let { inspectWithheld(it) }
+    return Home(
+        member = me,
+        grid = grid,
+        canFlag = grid != null && report == null,
+        canReport = grid != null && report == null,
+        canInspect = grid != null && inspect == null,
+        reportWithheld = report,
+        inspectWithheld = inspect,
+        lists = homeLists(me.role),
+    )
+}
 
+/** One case with the buttons core offers on it; re-read when the case or the member changes. */
 fun Outpost.caseScreen(caseId: String): Flow<CaseDetail> =
-    caseDetail(caseId).map { CaseDetail.of(it, member()) }
+    watch({ caseId in it.caseIds || it.memberChanged }) {
+        CaseDetail.of(cases.get(caseId), store.member(), cases.actions(caseId))
+    }
 
-fun Outpost.queueScreen(now: () -> Long = System::currentTimeMillis): Flow<List<CaseRow>> =
-    openQueue().map { CaseRow.rows(member(), it, now()) }
+/** One of core's home lists, each case row with core's offers on it. */
+fun Outpost.listScreen(list: HomeList, now: () -> Long = System::currentTimeMillis): Flow<ListScreen> =
+    watch({ it.caseIds.isNotEmpty() || it.inspectionIds.isNotEmpty() || it.memberChanged }) {
+        when (val rows = cases.homeList(list, Outpost.PAGE, 0)) {
+            is HomeRows.Cases -> ListScreen.Cases(list, rows.rows.map { CaseRow.of(it, cases.actions(it.id), now()) })
+            is HomeRows.Walkthroughs -> ListScreen.Walkthroughs(list, rows.rows)
+        }
+    }
+
+/** The rows of a case list of core's ([HomeList.WALKTHROUGHS] has none). */
+fun Outpost.caseRows(list: HomeList, now: () -> Long = System::currentTimeMillis): Flow<List<CaseRow>> =
+    listScreen(list, now).map { (it as? ListScreen.Cases)?.rows.orEmpty() }
 
 fun Outpost.myReportsScreen(now: () -> Long = System::currentTimeMillis): Flow<List<CaseRow>> =
-    myReports().map { CaseRow.rows(member(), it, now()) }
+    caseRows(HomeList.MY_REPORTS, now)
 
+/** A walkthrough with core's readiness and item rules; re-read when it or the member changes. */
 fun Outpost.walkthroughScreen(inspectionId: String): Flow<Walkthrough> =
-    inspectionDetail(inspectionId).map { Walkthrough.of(it, member()) }
+    watch({ inspectionId in it.inspectionIds || it.memberChanged }) {
+        Walkthrough.of(inspections.get(inspectionId), inspections.readiness(inspectionId), inspections.itemRules(inspectionId))
+    }

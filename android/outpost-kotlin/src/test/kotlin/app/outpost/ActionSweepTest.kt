@@ -1,16 +1,23 @@
 package app.outpost
 
+import app.outpost.ffi.Action
+import app.outpost.ffi.ActionOffer
 import app.outpost.ffi.CaseEdit
 import app.outpost.ffi.Category
 import app.outpost.ffi.EventKind
+import app.outpost.ffi.HomeList
 import app.outpost.ffi.Member
 import app.outpost.ffi.OutpostException
 import app.outpost.ffi.Role
 import app.outpost.ffi.Site
 import app.outpost.ffi.Status
+import app.outpost.ffi.Withheld
+import app.outpost.ffi.homeLists
 import kotlinx.coroutines.runBlocking
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
+import org.junit.jupiter.api.Assertions.assertNotNull
+import org.junit.jupiter.api.Assertions.assertNull
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Assertions.fail
 import org.junit.jupiter.api.Test
@@ -18,9 +25,12 @@ import org.junit.jupiter.api.io.TempDir
 import java.nio.file.Path
 
 /**
- * The buttons never lie: for every role and every case state, each action [Rules] offers
- * is taken by core through the bindings, and each action it withholds is refused by core
- * with the kind of refusal [Rules.denial] predicts, leaving the case as it was.
+ * A role's screen offers exactly core's actions: for every role and every case state, the
+ * case screen lists the actions `Cases.actions` allows, in core's order, and carries the
+ * withheld ones with core's reasons; each offered action performed through the facade is
+ * taken, each withheld one is refused with the very reason core gave, leaving the case as
+ * it was. No rule in Kotlin is compared against: the screen's buttons are held to what
+ * core then does.
  */
 class ActionSweepTest {
     @TempDir
@@ -65,53 +75,71 @@ class ActionSweepTest {
         deadline = System.currentTimeMillis() + 2 * day,
         satisfaction = 4,
         visitedAt = System.currentTimeMillis(),
-        photo = Seed.photo("sweep"),
+        photo = Seed.photoFile("sweep"),
         edit = CaseEdit(description = "补充说明：三楼"),
+        gridId = Seed.OTHER_GRID,
     )
 
     private suspend fun Outpost.caseIn(status: Status): String {
         setMember(People.rider)
-        val id = report(ReportDraft().withCategory(Category.FIRE_HAZARD).copy(note = "消防通道被堵")
-            .toNewCase(Seed.GRID, "fire"))
+        val id = report(ReportDraft().withCategory(Category.FIRE_HAZARD).copy(note = "消防通道被堵").toNewCase(Seed.GRID, "fire"))
         setMember(People.lead)
         pathTo(status).forEach { record(id, it) }
         assertEquals(status, case(id).status)
         return id
     }
 
+    /** The refusal core's bindings raise for a withheld action of this kind. */
+    private fun refusalFor(withheld: Withheld?) = when (withheld) {
+        Withheld.STATE -> OutpostException.WrongState::class
+        Withheld.NO_MEMBER -> OutpostException.NoMember::class
+        Withheld.ROLE, Withheld.OUT_OF_SCOPE -> OutpostException.Forbidden::class
+        null -> fail("an offer without a reason is not withheld")
+    }
+
+    /** The sentence a refusal carries (a flat error: its message). */
+    private fun reasonOf(e: Throwable): String? = (e as? OutpostException)?.message
+
     @Test
-    fun `every offered action is taken by core and every withheld one refused`() = runBlocking {
+    fun `a role's screen offers exactly core's actions, and core does what the screen says`() = runBlocking {
         var offered = 0
         var withheld = 0
-        val seenOffered = mutableSetOf<CaseAction>()
-        val seenWithheld = mutableSetOf<CaseAction>()
+        val seenOffered = mutableSetOf<Action>()
+        val seenWithheld = mutableSetOf<Withheld>()
         Outpost.open(dbIn(dir)).use { app ->
             for (status in Status.entries) {
                 for (who in People.everyone) {
                     val probe = app.caseIn(status)
                     app.setMember(who)
-                    val facts = app.case(probe).facts
-                    val actions = Rules.actions(who, facts)
+                    val offers = app.actions(probe)
+                    val screen = app.caseScreen(probe).awaitFirst { it.case.id == probe }
+                    val where = "${who.role}/${who.id} on a $status case"
 
-                    for (action in CaseAction.entries - actions.toSet()) {
-                        val why = Rules.denial(who, facts, action)
-                        val before = app.case(probe)
-                        val refused = runCatching { app.perform(probe, action, input()) }.exceptionOrNull()
-                        val expected = if (why == Denial.STATE) OutpostException.WrongState::class else OutpostException.Forbidden::class
-                        if (refused == null || refused::class != expected) {
-                            fail<Unit>("${who.role}/${who.id} on a $status case: $action withheld ($why) but core said ${refused ?: "yes"}")
-                        }
-                        assertEquals(before, app.case(probe), "a refused $action changed the case")
-                        withheld++
-                        seenWithheld += action
+                    // Every action once, in core's button order; the screen shows exactly the allowed ones.
+                    assertEquals(Action.entries.toList(), offers.map { it.action }, where)
+                    assertEquals(offers.filter { it.allowed }.map { it.action }, screen.actions, where)
+                    assertEquals(offers.filter { !it.allowed }, screen.withheld, where)
+                    for (o in offers) {
+                        assertEquals(o.allowed, o.withheld == null && o.reason == null, "$where: $o")
                     }
 
-                    for ((i, action) in actions.withIndex()) {
+                    for (offer: ActionOffer in screen.withheld) {
+                        val before = app.case(probe)
+                        val refused = runCatching { app.perform(probe, offer.action, input()) }.exceptionOrNull()
+                            ?: fail("$where: ${offer.action} withheld (${offer.reason}) but core took it")
+                        assertEquals(refusalFor(offer.withheld), refused::class, "$where: ${offer.action}: $refused")
+                        assertEquals(offer.reason, reasonOf(refused), "$where: ${offer.action}")
+                        assertEquals(before, app.case(probe), "$where: a refused ${offer.action} changed the case")
+                        withheld++
+                        seenWithheld += offer.withheld!!
+                    }
+
+                    for ((i, action) in screen.actions.withIndex()) {
                         val id = if (i == 0) probe else app.caseIn(status).also { app.setMember(who) }
                         try {
                             app.perform(id, action, input())
                         } catch (e: OutpostException) {
-                            fail<Unit>("${who.role}/${who.id} on a $status case: $action offered but core refused: ${e.message}")
+                            fail<Unit>("$where: $action offered but core refused: ${e.message}")
                         }
                         offered++
                         seenOffered += action
@@ -119,90 +147,126 @@ class ActionSweepTest {
                 }
             }
         }
-        // The sweep is not vacuous: every action is both offered and withheld somewhere.
-        assertEquals(CaseAction.entries.toSet(), seenOffered)
-        assertEquals(CaseAction.entries.toSet(), seenWithheld)
+        // The sweep is not vacuous: every action is offered somewhere, and each kind of
+        // refusal a member can meet is met.
+        assertEquals(Action.entries.toSet(), seenOffered)
+        assertEquals(setOf(Withheld.OUT_OF_SCOPE, Withheld.ROLE, Withheld.STATE), seenWithheld)
         assertTrue(offered > 100 && withheld > 300, "offered $offered, withheld $withheld")
     }
 
     @Test
     fun `each role gets the buttons the street expects`() = runBlocking {
         Outpost.open(dbIn(dir)).use { app ->
-            suspend fun buttons(who: Member, status: Status): Set<CaseAction> {
+            suspend fun buttons(who: Member, status: Status): Set<Action> {
                 val id = app.caseIn(status)
                 app.setMember(who)
                 return app.caseScreen(id).awaitFirst { true }.actions.toSet()
             }
-            val talk = setOf(CaseAction.COMMENT, CaseAction.ADD_PHOTO)
+            val talk = setOf(Action.COMMENT, Action.ADD_PHOTO)
 
             // The rider may withdraw or correct a fresh report, and always talk on it.
-            assertEquals(talk + CaseAction.CANCEL + CaseAction.EDIT, buttons(People.rider, Status.NEW))
+            assertEquals(talk + Action.CANCEL + Action.EDIT, buttons(People.rider, Status.NEW))
             assertEquals(talk, buttons(People.rider, Status.DISPATCHED))
-            assertEquals(emptySet<CaseAction>(), buttons(People.otherRider, Status.NEW))
+            assertEquals(emptySet<Action>(), buttons(People.otherRider, Status.NEW))
 
             // The grid member works the case but does not take or send it.
-            assertEquals(talk + CaseAction.PROGRESS + CaseAction.RESOLVE + CaseAction.EDIT, buttons(People.member, Status.ACCEPTED))
-            assertEquals(talk + CaseAction.RESOLVE + CaseAction.EDIT, buttons(People.member, Status.NEW))
-            assertEquals(emptySet<CaseAction>(), buttons(People.outsideMember, Status.ACCEPTED))
+            assertEquals(talk + Action.PROGRESS + Action.RESOLVE + Action.EDIT, buttons(People.member, Status.ACCEPTED))
+            assertEquals(emptySet<Action>(), buttons(People.outsideMember, Status.ACCEPTED))
 
-            // The lead accepts, dispatches, follows up, reopens, cancels.
-            assertEquals(
-                talk + setOf(CaseAction.ACCEPT, CaseAction.DISPATCH, CaseAction.RESOLVE, CaseAction.CANCEL, CaseAction.EDIT),
-                buttons(People.lead, Status.NEW),
-            )
-            assertEquals(talk + CaseAction.FOLLOW_UP + CaseAction.REOPEN + CaseAction.EDIT, buttons(People.lead, Status.RESOLVED))
-            assertEquals(talk + CaseAction.REOPEN + CaseAction.EDIT, buttons(People.lead, Status.CLOSED))
+            // The lead accepts, dispatches, follows up, reopens, cancels; only an administrator moves a case.
+            val leadNew = buttons(People.lead, Status.NEW)
+            assertTrue(setOf(Action.ACCEPT, Action.DISPATCH, Action.CANCEL).all { it in leadNew }, "$leadNew")
+            assertFalse(Action.MOVE in leadNew)
+            assertTrue(Action.MOVE in buttons(People.admin, Status.NEW))
+            assertTrue(Action.FOLLOW_UP in buttons(People.lead, Status.RESOLVED))
 
             // A responder acts only on open cases dispatched to its own unit.
-            assertEquals(talk + CaseAction.PROGRESS + CaseAction.RESOLVE, buttons(People.responder, Status.DISPATCHED))
-            assertEquals(emptySet<CaseAction>(), buttons(People.responder, Status.RESOLVED))
-            assertEquals(emptySet<CaseAction>(), buttons(People.responder, Status.ACCEPTED))
-            assertEquals(emptySet<CaseAction>(), buttons(People.otherResponder, Status.DISPATCHED))
+            assertEquals(talk + Action.PROGRESS + Action.RESOLVE, buttons(People.responder, Status.DISPATCHED))
+            assertEquals(emptySet<Action>(), buttons(People.responder, Status.RESOLVED))
+            assertEquals(emptySet<Action>(), buttons(People.otherResponder, Status.DISPATCHED))
+
+            // A withheld button carries core's sentence for the screen to explain it.
+            val id = app.caseIn(Status.NEW)
+            app.setMember(People.rider)
+            val accept = app.caseScreen(id).awaitFirst { true }.withheld.single { it.action == Action.ACCEPT }
+            assertEquals(Withheld.ROLE, accept.withheld)
+            assertTrue(accept.reason!!.isNotBlank())
+        }
+    }
+
+    @Test
+    fun `the responder's queue is core's unit queue, its rows carry core's offers`() = runBlocking {
+        Outpost.open(dbIn(dir)).use { app ->
+            val mine = app.caseIn(Status.DISPATCHED)
+            val resolved = app.caseIn(Status.RESOLVED)
+            val waiting = app.caseIn(Status.NEW)
+            app.record(app.caseIn(Status.NEW), EventKind.Dispatched("chengguan-yinhang", System.currentTimeMillis() + day))
+
+            app.setMember(People.responder)
+            assertEquals(listOf(HomeList.UNIT_QUEUE), app.home().lists)
+            val rows = app.caseRows(HomeList.UNIT_QUEUE).awaitFirst { true }
+            assertEquals(listOf(mine), rows.map { it.summary.id })
+            assertEquals(app.unitQueue().awaitFirst { true }.map { it.id }, rows.map { it.summary.id })
+            assertTrue(rows.single().open)
+            assertEquals(emptyList<Action>(), rows.single().quickActions, "a responder neither accepts nor dispatches")
+
+            app.setMember(People.lead)
+            val open = app.caseRows(HomeList.OPEN_CASES).awaitFirst { true }
+            assertFalse(resolved in open.map { it.summary.id })
+            for (row in open) {
+                val core = app.actions(row.summary.id).filter { it.allowed && it.action in CaseRow.QUICK }.map { it.action }
+                assertEquals(core, row.quickActions, row.summary.id)
+            }
+            assertEquals(listOf(Action.ACCEPT, Action.DISPATCH), open.single { it.summary.id == waiting }.quickActions)
         }
     }
 
     @Test
     fun `the home screen offers flagging, reporting and walkthroughs only where core takes them`() = runBlocking {
         Outpost.open(dbIn(dir)).use { app ->
+            assertEquals(Home.EMPTY, app.home())
             val template = app.templates().first().id
             for (who in People.everyone) {
                 app.setMember(who)
                 val home = app.home()
                 assertEquals(who, home.member)
+                assertEquals(homeLists(who.role), home.lists)
+                assertEquals(home.lists.map(Tab::of), home.tabs - Tab.HOME)
 
                 val grid = home.grid
                 if (grid == null) {
-                    assertFalse(home.canFlag, "${who.id} has no grid to flag in")
+                    assertFalse(home.canFlag || home.canReport || home.canInspect, "${who.id} has no grid to work in")
+                    continue
+                }
+                val flagged = runCatching { app.flagPersonInDistress(grid) }
+                assertEquals(home.canFlag, flagged.isSuccess, "${who.id}: flag offered=${home.canFlag}, core: $flagged")
+                val reported = runCatching { app.report(ReportDraft(note = "路灯坏了").toNewCase(grid, "灯")) }
+                assertEquals(home.canReport, reported.isSuccess, "${who.id}: report form")
+                if (!home.canReport) {
+                    val refused = reported.exceptionOrNull() as? OutpostException.Forbidden ?: fail("${who.id}: $reported")
+                    assertEquals(home.reportWithheld?.reason, refused.message)
                 } else {
-                    val flagged = runCatching { app.flagPersonInDistress(grid) }
-                    assertEquals(home.canFlag, flagged.isSuccess, "${who.id}: flag offered=${home.canFlag}, core: $flagged")
+                    assertNull(home.reportWithheld)
                 }
-
-                // A tab is there exactly when core takes what it is for, in the member's grid.
-                val own = grid ?: Seed.GRID
-                val reportedHere = runCatching { app.report(ReportDraft(note = "路灯坏了").toNewCase(own, "灯")) }
-                assertEquals(Tab.MY_REPORTS in home.tabs, reportedHere.isSuccess, "${who.id}: my reports")
-                assertEquals(home.canReport, grid != null && reportedHere.isSuccess, "${who.id}: report form")
-                val walkedHere = runCatching { app.startInspection(template, Site(name = "3号楼", gridId = own)) }
-                assertEquals(Tab.WALKTHROUGHS in home.tabs, walkedHere.isSuccess, "${who.id}: walkthroughs")
-                assertEquals(home.canInspect, grid != null && walkedHere.isSuccess, "${who.id}: start a walkthrough")
-
-                for (g in listOf(Seed.GRID, Seed.OTHER_GRID)) {
-                    val reported = runCatching { app.report(ReportDraft(note = "路灯坏了").toNewCase(g, "灯")) }
-                    assertEquals(Rules.canReport(who, g), reported.isSuccess, "${who.id} reporting in $g")
-                    if (reported.isFailure) assertTrue(reported.exceptionOrNull() is OutpostException.Forbidden)
-
-                    val started = runCatching { app.startInspection(template, Site(name = "3号楼", gridId = g)) }
-                    assertEquals(Rules.canInspect(who, g), started.isSuccess, "${who.id} inspecting in $g")
-                    if (started.isFailure) assertTrue(started.exceptionOrNull() is OutpostException.Forbidden)
+                val started = runCatching { app.startInspection(template, Site(name = "3号楼", gridId = grid)) }
+                assertEquals(home.canInspect, started.isSuccess, "${who.id}: start a walkthrough")
+                if (!home.canInspect) {
+                    val refused = started.exceptionOrNull() as? OutpostException.Forbidden ?: fail("${who.id}: $started")
+                    assertEquals(home.inspectWithheld?.reason, refused.message)
                 }
+                assertEquals(home.canFlag || home.canReport || home.canInspect, Tab.HOME in home.tabs)
+
+                // Outside the member's grid, core's answer and core's verdict agree too.
+                val outside = app.reportWithheld(Seed.OTHER_GRID)
+                val there = runCatching { app.report(ReportDraft(note = "路灯坏了").toNewCase(Seed.OTHER_GRID, "灯")) }
+                assertEquals(outside == null, there.isSuccess, "${who.id} reporting in ${Seed.OTHER_GRID}")
+                val walkOutside = app.inspectWithheld(Seed.OTHER_GRID)
+                val walked = runCatching { app.startInspection(template, Site(name = "3号楼", gridId = Seed.OTHER_GRID)) }
+                assertEquals(walkOutside == null, walked.isSuccess, "${who.id} inspecting in ${Seed.OTHER_GRID}")
             }
-            val rider = Home.of(People.rider)
-            assertEquals(listOf(Tab.HOME, Tab.MY_REPORTS), rider.tabs)
-            assertTrue(rider.canFlag)
-            assertEquals(listOf(Tab.QUEUE), Home.of(People.responder).tabs)
-            assertEquals(false, Home.of(People.responder).canFlag)
-            assertEquals(Home(null, null, false, false, false, emptyList()), Home.of(null))
+            app.setMember(People.rider)
+            assertNotNull(app.inspectWithheld(Seed.GRID), "a rider walks no checklists")
+            assertTrue(app.home().canFlag)
         }
     }
 }

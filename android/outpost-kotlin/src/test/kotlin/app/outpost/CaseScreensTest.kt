@@ -1,7 +1,9 @@
 package app.outpost
 
+import app.outpost.ffi.Action
 import app.outpost.ffi.Category
 import app.outpost.ffi.EventKind
+import app.outpost.ffi.HomeList
 import app.outpost.ffi.Member
 import app.outpost.ffi.Role
 import app.outpost.ffi.Status
@@ -42,16 +44,16 @@ class CaseScreensTest {
 
             val mine = app.myReportsScreen().awaitFirst { it.isNotEmpty() }.single()
             assertTrue(mine.lifeSafety)
-            assertEquals(emptyList<CaseAction>(), mine.quickActions)
+            assertEquals(emptyList<Action>(), mine.quickActions)
 
             app.setMember(Seed.gridLead)
             assertNull(app.caseScreen(id).awaitFirst { true }.acknowledgement, "only the reporter gets the banner")
-            val row = app.queueScreen().awaitFirst { it.isNotEmpty() }.single()
-            assertEquals(listOf(CaseAction.ACCEPT, CaseAction.DISPATCH), row.quickActions)
-            app.perform(id, CaseAction.ACCEPT)
-            app.perform(id, CaseAction.DISPATCH, ActionInput(unitId = unit, deadline = System.currentTimeMillis() + 3_600_000))
-            val dispatched = app.queueScreen().awaitFirst { it.single().summary.status == Status.DISPATCHED }.single()
-            assertEquals(listOf(CaseAction.DISPATCH), dispatched.quickActions, "taken on: only a re-dispatch is left on the row")
+            val row = app.caseRows(HomeList.OPEN_CASES).awaitFirst { it.isNotEmpty() }.single()
+            assertEquals(listOf(Action.ACCEPT, Action.DISPATCH), row.quickActions)
+            app.perform(id, Action.ACCEPT)
+            app.perform(id, Action.DISPATCH, ActionInput(unitId = unit, deadline = System.currentTimeMillis() + 3_600_000))
+            val dispatched = app.caseRows(HomeList.OPEN_CASES).awaitFirst { it.single().summary.status == Status.DISPATCHED }.single()
+            assertEquals(listOf(Action.DISPATCH), dispatched.quickActions, "taken on: only a re-dispatch is left on the row")
 
             app.setMember(Seed.rider)
             d = app.caseScreen(id).awaitFirst { true }
@@ -62,9 +64,9 @@ class CaseScreensTest {
             assertFalse(d.timeline[1].mine)
 
             app.setMember(responder)
-            app.perform(id, CaseAction.RESOLVE, ActionInput(text = "已送医"))
+            app.perform(id, Action.RESOLVE, ActionInput(text = "已送医"))
             app.setMember(Seed.gridLead)
-            app.perform(id, CaseAction.FOLLOW_UP, ActionInput(satisfaction = 5, visitedAt = System.currentTimeMillis(), text = "家属满意"))
+            app.perform(id, Action.FOLLOW_UP, ActionInput(satisfaction = 5, visitedAt = System.currentTimeMillis(), text = "家属满意"))
 
             app.setMember(Seed.rider)
             d = app.caseScreen(id).awaitFirst { it.case.status == Status.CLOSED }
@@ -77,7 +79,7 @@ class CaseScreensTest {
 
             // A withdrawn report says so.
             val other = app.report(ReportDraft(note = "井盖松动").toNewCase(Seed.GRID, "facility"))
-            app.perform(other, CaseAction.CANCEL, ActionInput(text = "看错了"))
+            app.perform(other, Action.CANCEL, ActionInput(text = "看错了"))
             assertEquals(Acknowledgement.WITHDRAWN, app.caseScreen(other).awaitFirst { true }.acknowledgement)
         }
     }
@@ -90,29 +92,31 @@ class CaseScreensTest {
             val later = app.report(ReportDraft(Category.ILLEGAL_PARKING, note = "占用消防通道").toNewCase(Seed.GRID, "parking"))
             val otherUnit = app.report(ReportDraft(Category.NOISE, note = "夜间施工").toNewCase(Seed.GRID, "noise"))
             val now = System.currentTimeMillis()
-            app.perform(soon, CaseAction.DISPATCH, ActionInput(unitId = unit, deadline = now + 1_200))
-            app.perform(later, CaseAction.DISPATCH, ActionInput(unitId = unit, deadline = now + 3_600_000))
-            app.perform(otherUnit, CaseAction.DISPATCH, ActionInput(unitId = "chengguan", deadline = now + 3_600_000))
+            app.perform(soon, Action.DISPATCH, ActionInput(unitId = unit, deadline = now + 1_200))
+            app.perform(later, Action.DISPATCH, ActionInput(unitId = unit, deadline = now + 3_600_000))
+            app.perform(otherUnit, Action.DISPATCH, ActionInput(unitId = "chengguan", deadline = now + 3_600_000))
             Thread.sleep(1_500)
 
             val coreOverdue = app.overdue().awaitFirst { true }.map { it.id }
             assertEquals(listOf(soon), coreOverdue)
-            val rows = app.queueScreen().awaitFirst { it.size == 3 }
+            val rows = app.caseRows(HomeList.OPEN_CASES).awaitFirst { it.size == 3 }
             assertEquals(coreOverdue, rows.filter { it.overdue }.map { it.summary.id })
             assertTrue(app.caseScreen(soon).awaitFirst { true }.overdue)
             assertFalse(app.caseScreen(later).awaitFirst { true }.overdue)
 
             // Resolved: no longer overdue, in core or on screen.
-            app.perform(soon, CaseAction.RESOLVE, ActionInput(text = "已清运"))
+            app.perform(soon, Action.RESOLVE, ActionInput(text = "已清运"))
             assertFalse(app.caseScreen(soon).awaitFirst { true }.overdue)
-            val resolved = CaseRow.of(app.search("垃圾").single(), Seed.gridLead, System.currentTimeMillis())
-            assertFalse(resolved.overdue)
+            val resolved = app.search("垃圾").single()
+            val resolvedRow = CaseRow.of(resolved, app.actions(resolved.id), System.currentTimeMillis())
+            assertFalse(resolvedRow.overdue)
+            assertFalse(resolvedRow.open)
             assertEquals(emptyList<String>(), app.overdue().awaitFirst { true }.map { it.id })
 
             app.setMember(responder)
-            val theirs = app.queueScreen().awaitFirst { true }
+            val theirs = app.caseRows(HomeList.UNIT_QUEUE).awaitFirst { true }
             assertEquals(listOf(later), theirs.map { it.summary.id })
-            assertEquals(emptyList<CaseAction>(), theirs.single().quickActions)
+            assertEquals(emptyList<Action>(), theirs.single().quickActions)
         }
     }
 
@@ -121,20 +125,21 @@ class CaseScreensTest {
         Outpost.open(dbIn(dir)).use { app ->
             app.setMember(Seed.gridLead)
             val id = app.report(ReportDraft(Category.FIRE_HAZARD, note = "楼道堆物").toNewCase(Seed.GRID, "fire"))
-            app.perform(id, CaseAction.RESOLVE, ActionInput(text = "已清理"))
+            app.perform(id, Action.RESOLVE, ActionInput(text = "已清理"))
             val real = app.case(id)
 
             // What core reports when a dispatch made offline elsewhere lands after the resolve.
             val late = TimelineEntry("e-late", "lead-qian", Role.GRID_LEAD, real.createdAt + 5, EventKind.Dispatched(unit, real.createdAt + 99), "dispatched does not apply to a resolved case")
             val merged = real.copy(timeline = real.timeline + late, conflicts = 1)
-            val d = CaseDetail.of(merged, Seed.gridLead)
+            val d = CaseDetail.of(merged, Seed.gridLead, app.actions(id))
             assertEquals(1, d.conflicts)
             assertEquals(listOf(null, null, "dispatched does not apply to a resolved case"), d.timeline.map { it.conflict })
             assertEquals("status_resolved", d.statusKey)
             assertFalse(d.timeline.last().mine)
             assertTrue(d.timeline[1].mine)
 
-            val row = CaseRow.of(app.search("楼道").single().copy(conflicts = 1), Seed.gridLead, System.currentTimeMillis())
+            val found = app.search("楼道").single()
+            val row = CaseRow.of(found.copy(conflicts = 1), app.actions(found.id), System.currentTimeMillis())
             assertTrue(row.conflict)
         }
     }
@@ -146,8 +151,10 @@ class CaseScreensTest {
         assertEquals(Urgency.LIFE_SAFETY, ReportDraft(Category.PERSON_IN_DISTRESS).urgency)
         assertEquals(Urgency.NORMAL, draft.withCategory(Category.NOISE).urgency)
 
-        val c = draft.copy(note = "  厨房改燃气灶\n住户私拉煤气管  ", photos = listOf(Seed.photo("k"))).toNewCase(Seed.GRID, "燃气隐患")
+        val c = draft.copy(note = "  厨房改燃气灶\n住户私拉煤气管  ", photos = listOf(Seed.photoFile("k"))).toNewCase(Seed.GRID, "燃气隐患")
         assertEquals("厨房改燃气灶", c.title)
+        // The photos are files and travel beside the case (Outpost.report), not as hashes.
+        assertEquals(emptyList<String>(), c.attachments)
         assertEquals("厨房改燃气灶\n住户私拉煤气管", c.description)
         assertEquals("燃气隐患", draft.toNewCase(Seed.GRID, "燃气隐患").title)
         assertEquals(ReportDraft.TITLE_CHARS, draft.copy(note = "长".repeat(500)).toNewCase(Seed.GRID, "x").title.length)

@@ -51,7 +51,7 @@ class ChecklistStoryTest {
         for (item in items) {
             val fail = item.id in failIds
             val photos = if (fail || item.photoRequired || item.answer == AnswerKind.PHOTO) {
-                listOf(Seed.photo("${item.id}-$inspectionId"))
+                listOf(Seed.photoFile("${item.id}-$inspectionId"))
             } else {
                 emptyList()
             }

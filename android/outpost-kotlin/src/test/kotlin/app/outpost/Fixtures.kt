@@ -21,11 +21,34 @@ object Seed {
 
     val lane650 = Location(lat = 31.3181, lon = 121.5125, accuracyM = 8.0, datum = Datum.WGS84, address = "殷行路650弄")
 
-    /** A photo reference: SHA-256 hex of some bytes. */
-    fun photo(seed: String): String =
-        java.security.MessageDigest.getInstance("SHA-256")
-            .digest(seed.toByteArray())
-            .joinToString("") { "%02x".format(it) }
+    /** A photo reference: SHA-256 hex of some bytes (a photo no device holds). */
+    fun photo(seed: String): String = sha256(seed.toByteArray())
+
+    private val photoDir: File by lazy {
+        java.nio.file.Files.createTempDirectory("outpost-photos").toFile().also { it.deleteOnExit() }
+    }
+
+    /**
+     * A camera's file: a real JPEG (ImageIO) of [width]×[height] pixels of noise seeded by
+     * [name], so each name is a different photo. Noise compresses badly: 1024×768 is ~0.7 MB.
+     */
+    fun photoFile(name: String, width: Int = 96, height: Int = 64): String {
+        val f = File(photoDir, name.replace(Regex("[^A-Za-z0-9_.-]"), "_") + "-${width}x$height.jpg")
+        if (!f.exists()) {
+            val img = java.awt.image.BufferedImage(width, height, java.awt.image.BufferedImage.TYPE_INT_RGB)
+            val rnd = java.util.Random(name.hashCode().toLong())
+            for (y in 0 until height) for (x in 0 until width) img.setRGB(x, y, rnd.nextInt(0x1000000))
+            check(javax.imageio.ImageIO.write(img, "jpg", f)) { "no JPEG writer" }
+            f.deleteOnExit()
+        }
+        return f.path
+    }
+
+    /** The hash core names a photo file by. */
+    fun hashOf(path: String): String = sha256(File(path).readBytes())
+
+    private fun sha256(bytes: ByteArray): String =
+        java.security.MessageDigest.getInstance("SHA-256").digest(bytes).joinToString("") { "%02x".format(it) }
 }
 
 fun dbIn(dir: Path, name: String = "outpost.db"): String = File(dir.toFile(), name).path
@@ -50,9 +73,9 @@ fun rssKiB(): Long =
         .split(Regex("\\s+"))[1]
         .toLong()
 
-/** A passing answer to any item, with the photo it needs. */
+/** A passing answer to any item, with the photo (file) it needs. */
 fun passing(item: app.outpost.ffi.ChecklistItem): Pair<app.outpost.ffi.AnswerValue, List<String>> {
-    val photo = listOf(Seed.photo(item.id))
+    val photo = listOf(Seed.photoFile(item.id))
     return when (item.answer) {
         app.outpost.ffi.AnswerKind.PASS_FAIL -> app.outpost.ffi.AnswerValue.Pass to (if (item.photoRequired) photo else emptyList())
         app.outpost.ffi.AnswerKind.YES_NO ->

@@ -31,6 +31,8 @@ class FlagOfflineStoryTest {
     fun `a rider flags a person in distress offline and sees it acknowledged`() = runBlocking {
         val path = dbIn(dir)
         val caseId: String
+        // The camera's file; core keeps a copy under its hash.
+        val photo = Seed.photoFile("collapsed-at-lane-650")
         Outpost.open(path).use { app ->
             app.setMember(Seed.rider)
             assertEquals(Seed.rider, app.member())
@@ -40,7 +42,6 @@ class FlagOfflineStoryTest {
             val screen = launch(Dispatchers.Default) { app.myReports().collect { myReports.send(it) } }
             assertEquals(emptyList<CaseSummary>(), withTimeout(10_000) { myReports.receive() })
 
-            val photo = Seed.photo("collapsed-at-lane-650.jpg")
             caseId = app.flagPersonInDistress(Seed.GRID, Seed.lane650, note = "老人倒地，疑似中暑", photo = photo)
 
             val listed = withTimeout(10_000) { myReports.receive() }
@@ -53,11 +54,14 @@ class FlagOfflineStoryTest {
             assertEquals(Category.PERSON_IN_DISTRESS, case.category)
             assertTrue(case.title.contains("殷行路650弄"), case.title)
             assertEquals("老人倒地，疑似中暑", case.description)
-            assertEquals(listOf(photo), case.attachments)
+            val hash = Seed.hashOf(photo)
+            assertEquals(listOf(hash), case.attachments)
+            assertEquals(java.io.File(photo).readBytes().toList(), java.io.File(app.photoPath(hash)!!).readBytes().toList())
             assertEquals(Seed.lane650, case.location)
             assertEquals("rider-7", case.reporterId)
             assertFalse(case.acknowledged)
-            assertEquals(listOf(EventKind.Created), case.timeline.map { it.kind })
+            // The flag is saved first, the photo follows on its timeline.
+            assertEquals(listOf(EventKind.Created, EventKind.PhotoAdded(hash)), case.timeline.map { it.kind })
             assertNull(case.timeline[0].conflict)
 
             // No GPS fix either: the flag is still taken.
@@ -80,8 +84,8 @@ class FlagOfflineStoryTest {
             app.accept(caseId)
             val detail = app.caseDetail(caseId).awaitFirst { it.acknowledged }
             assertEquals(Status.ACCEPTED, detail.status)
-            assertEquals(listOf(EventKind.Created, EventKind.Accepted), detail.timeline.map { it.kind })
-            assertEquals("lead-zhang", detail.timeline[1].author)
+            assertEquals(listOf(EventKind.Created, EventKind.PhotoAdded(Seed.hashOf(photo)), EventKind.Accepted), detail.timeline.map { it.kind })
+            assertEquals("lead-zhang", detail.timeline[2].author)
             assertTrue(detail.acceptedAt != null)
 
             // Dispatch to the residents' committee with a deadline, then resolve.

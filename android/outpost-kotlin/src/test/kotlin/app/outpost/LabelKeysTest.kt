@@ -1,5 +1,7 @@
 package app.outpost
 
+import app.outpost.ffi.Action
+import app.outpost.ffi.CaseEdit
 import app.outpost.ffi.Category
 import app.outpost.ffi.EventKind
 import app.outpost.ffi.InspectionStatus
@@ -23,12 +25,12 @@ class LabelKeysTest {
     private val events = listOf(
         EventKind.Created, EventKind.Accepted, EventKind.Dispatched("u", 1), EventKind.Progress(""),
         EventKind.Resolved(""), EventKind.FollowUp(1, 5, ""), EventKind.Reopened(""), EventKind.Cancelled(""),
-        EventKind.Comment(""), EventKind.PhotoAdded(""), EventKind.Edited(""), EventKind.Unknown("x"),
+        EventKind.Comment(""), EventKind.PhotoAdded(""), EventKind.Edited(CaseEdit()), EventKind.Moved("g"), EventKind.Unknown("x"),
     )
 
     private val facadeKeys: List<String> =
         Status.entries.map { it.key } + InspectionStatus.entries.map { it.key } + Category.entries.map { it.key } + Urgency.entries.map { it.key } +
-            events.map { it.key } + CaseAction.entries.map { it.key } + Acknowledgement.entries.map { it.key } +
+            events.map { it.key } + Action.entries.map { it.key } + Acknowledgement.entries.map { it.key } +
             Tab.entries.map { it.key } + AnswerChoice.entries.map { it.key } + SyncIndicator.entries.map { it.key }
 
     private fun androidKeys(dir: String): Set<String> =
@@ -44,7 +46,7 @@ class LabelKeysTest {
     @Test
     fun `every facade label exists in English and Chinese on Android and iOS`() {
         assertEquals(facadeKeys.size, facadeKeys.toSet().size, "two labels share a key")
-        assertEquals(12, events.map { it.key }.toSet().size, "a timeline event kind has no label of its own")
+        assertEquals(13, events.map { it.key }.toSet().size, "a timeline event kind has no label of its own")
         val files = mapOf(
             "android values" to androidKeys("values"),
             "android values-zh-rCN" to androidKeys("values-zh-rCN"),

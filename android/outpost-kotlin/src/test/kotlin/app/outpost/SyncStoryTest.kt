@@ -248,14 +248,15 @@ class SyncStoryTest {
                 assertNotNull(status.until { it.enrolled && it.lastSuccessAt != null }.deviceId)
             }
             val started = System.nanoTime()
-            val e = expect<OutpostException.Network>("cannot reach the server") { withTimeout(30_000) { app.syncNow() } }
+            // Named by its cause (issue 15): the relay's port now refuses connections.
+            val e = expect<OutpostException.Network>("refused the connection") { withTimeout(30_000) { app.syncNow() } }
             val tookMs = (System.nanoTime() - started) / 1_000_000
             assertTrue(tookMs < 10_000, "a refused connection took $tookMs ms")
             val failed = events.oneSync()
             assertEquals(listOf(SyncEvent.Started, SyncEvent.Failed(e.message!!)), failed)
             app.syncState().let {
                 assertTrue(it.enrolled)
-                assertTrue(it.lastError!!.contains("cannot reach the server"), it.lastError)
+                assertTrue(it.lastError!!.contains("refused the connection"), it.lastError)
                 assertEquals(it, status.until { s -> s.lastError != null })
             }
             eventsJob.cancel()
@@ -268,7 +269,8 @@ class SyncStoryTest {
             Outpost.open(dbIn(dir, "other.db")).use { app ->
                 app.syncOptions = SyncOptions(timeoutMs = 1_500, connectTimeoutMs = 1_000, retries = 0)
                 val started = System.nanoTime()
-                expect<OutpostException.Network>("cannot reach the server") {
+                // Named by its cause (issue 15): a time-out, the connection stalled.
+                expect<OutpostException.Network>("timed out") {
                     withTimeout(30_000) { app.enroll(silent.url, "AAAA-BBBB-CCCC", "x") }
                 }
                 val tookMs = (System.nanoTime() - started) / 1_000_000

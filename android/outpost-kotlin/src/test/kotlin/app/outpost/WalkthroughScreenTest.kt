@@ -44,14 +44,16 @@ class WalkthroughScreenTest {
             var tried = 0
             for (template in app.templates()) {
                 val id = app.startInspection(template.id, site)
+                val rules = app.itemRules(id).associateBy { it.itemId }
                 for (item in template.sections.flatMap { it.items }) {
-                    val offered = item.choices
+                    val rule = rules[item.id] ?: fail("core gave no rule for ${item.id}")
+                    val offered = rule.buttons
                     for (choice in AnswerChoice.entries) {
                         val value = choice.value(typed(choice, item)) ?: fail("no value for $choice")
                         for (withPhoto in listOf(true, false)) {
-                            val photos = if (withPhoto) listOf(Seed.photo("${item.id}-$choice")) else emptyList()
+                            val photos = if (withPhoto) listOf(Seed.photoFile("${item.id}-$choice")) else emptyList()
                             val taken = runCatching { app.answer(id, item.id, value, photos = photos) }
-                            val expected = choice in offered && (withPhoto || !item.needsPhoto(choice))
+                            val expected = choice in offered && (withPhoto || !rule.needsPhoto(choice))
                             if (taken.isSuccess != expected) {
                                 fail<Unit>("${template.id}/${item.id} (${item.answer}, photo required ${item.photoRequired}): " +
                                     "$choice with photo=$withPhoto offered=$expected but core: $taken")
@@ -89,6 +91,8 @@ class WalkthroughScreenTest {
             assertEquals(items.map { it.id }, screen.items.map { it.item.id })
             assertTrue(screen.canAnswer)
             assertFalse(screen.canSubmit)
+            assertEquals(items.map { it.id }, screen.missing)
+            assertNull(screen.submitWithheld)
             assertEquals(0f, screen.progress)
 
             // A premature submit is refused by core, as the missing button says.
@@ -97,10 +101,11 @@ class WalkthroughScreenTest {
 
             val blocked = items.first { it.answer == AnswerKind.PASS_FAIL }
             for ((n, item) in items.withIndex()) {
-                val (value, photos) = if (item == blocked) AnswerValue.Fail to listOf(Seed.photo("blocked")) else passing(item)
+                val (value, photos) = if (item == blocked) AnswerValue.Fail to listOf(Seed.photoFile("blocked")) else passing(item)
                 app.answer(id, item.id, value, photos = photos)
                 screen = app.walkthroughScreen(id).awaitFirst { it.answered == n + 1 }
                 assertEquals(n + 1 == items.size, screen.canSubmit, "after ${n + 1} of ${items.size}")
+                assertEquals(items.drop(n + 1).map { it.id }, screen.missing)
             }
             assertEquals(1f, screen.progress)
             assertEquals(1, screen.hazards)
@@ -110,10 +115,11 @@ class WalkthroughScreenTest {
             // Someone outside the grid, or a courier, gets neither answering nor submitting.
             for (other in listOf(Member("gm-wu", "吴", Role.GRID_MEMBER, listOf(Seed.OTHER_GRID)), Seed.rider)) {
                 app.setMember(other)
-                val theirs = Walkthrough.of(app.inspection(id), other)
+                val theirs = app.walkthroughScreen(id).awaitFirst { true }
                 assertFalse(theirs.canAnswer || theirs.canSubmit)
                 val refused = runCatching { app.submit(id) }.exceptionOrNull()
                 assertTrue(refused is OutpostException.Forbidden, "$refused")
+                assertEquals(theirs.submitWithheld, refused?.message)
             }
 
             app.setMember(Seed.gridMember)
@@ -142,7 +148,7 @@ class WalkthroughScreenTest {
                 answers = real.answers.map { if (it.itemId == item.id) it.copy(answers = it.answers + theirs) else it },
                 conflicts = 1,
             )
-            val screen = Walkthrough.of(merged, Seed.gridMember)
+            val screen = Walkthrough.of(merged, app.readiness(id), app.itemRules(id))
             assertEquals(listOf(item.id), screen.conflictItems)
             val row = screen.items.single { it.item.id == item.id }
             assertTrue(row.conflict)

@@ -4,43 +4,38 @@ import android.content.Context
 import android.security.keystore.KeyGenParameterSpec
 import android.security.keystore.KeyProperties
 import android.util.Base64
+import app.outpost.ffi.TokenStore
 import java.security.KeyStore
-import javax.crypto.Cipher
 import javax.crypto.KeyGenerator
 import javax.crypto.SecretKey
-import javax.crypto.spec.GCMParameterSpec
 
 /**
- * The device token, encrypted with an AES-256-GCM key that lives in the Android Keystore
- * (hardware-backed where the phone has it) and never leaves it. Only the ciphertext is in
- * the app's preferences; a backup or a copied data directory cannot be decrypted elsewhere.
+ * The device token, sealed ([TokenSeal]) with an AES-256-GCM key that lives in the Android
+ * Keystore (hardware-backed where the phone has it) and never leaves it. Only the sealed
+ * bytes are in the app's preferences; a backup or a copied data directory cannot be opened
+ * elsewhere.
  *
- * Not wired yet: today core keeps the token inside its SQLite file (sync_state.token, in the
- * app's private storage) and the bindings neither return it at enrollment nor take it for a
- * sync. Once they let the shell hold it (a foreign `TokenStore` trait the core calls, see
- * android/README.md), the app passes this vault and the token leaves the database.
+ * Core's token store: `Outpost.open(path, tokens = TokenVault(context))`. Core saves the
+ * token here at enrollment and reads it for syncs; it never writes it into its database, and
+ * moves one an older version left there into this vault when the store opens.
  */
-class TokenVault(context: Context) {
+class TokenVault(context: Context) : TokenStore {
     private val prefs = context.getSharedPreferences("outpost.vault", Context.MODE_PRIVATE)
 
-    fun load(): String? {
+    /** The token, or null when none is kept or it cannot be opened (enroll again). */
+    override fun load(): String? {
         val stored = prefs.getString(TOKEN, null) ?: return null
-        val bytes = Base64.decode(stored, Base64.NO_WRAP)
-        val cipher = Cipher.getInstance(TRANSFORMATION)
-        cipher.init(Cipher.DECRYPT_MODE, key(), GCMParameterSpec(128, bytes, 0, IV_BYTES))
-        return runCatching { String(cipher.doFinal(bytes, IV_BYTES, bytes.size - IV_BYTES), Charsets.UTF_8) }
-            .getOrNull() // a key lost with a factory reset or restore: enroll again
+        val bytes = runCatching { Base64.decode(stored, Base64.NO_WRAP) }.getOrNull() ?: return null
+        return TokenSeal.open(key(), bytes)
     }
 
-    fun save(token: String?) {
+    /** Durable when it returns (`commit`, not `apply`): core goes on as if it is stored. */
+    override fun save(token: String?) {
         if (token == null) {
-            prefs.edit().remove(TOKEN).apply()
+            check(prefs.edit().remove(TOKEN).commit()) { "the token could not be removed" }
             return
         }
-        val cipher = Cipher.getInstance(TRANSFORMATION)
-        cipher.init(Cipher.ENCRYPT_MODE, key())
-        val sealed = cipher.iv + cipher.doFinal(token.toByteArray(Charsets.UTF_8))
-        prefs.edit().putString(TOKEN, Base64.encodeToString(sealed, Base64.NO_WRAP)).apply()
+        check(prefs.edit().putString(TOKEN, Base64.encodeToString(TokenSeal.seal(key(), token), Base64.NO_WRAP)).commit()) { "the token could not be stored" }
     }
 
     private fun key(): SecretKey {
@@ -60,8 +55,6 @@ class TokenVault(context: Context) {
     private companion object {
         const val KEYSTORE = "AndroidKeyStore"
         const val ALIAS = "outpost.device-token"
-        const val TRANSFORMATION = "AES/GCM/NoPadding"
-        const val IV_BYTES = 12
         const val TOKEN = "token"
     }
 }

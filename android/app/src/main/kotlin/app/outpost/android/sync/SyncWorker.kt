@@ -19,7 +19,7 @@ import app.outpost.android.R
  */
 class SyncWorker(context: Context, params: WorkerParameters) : CoroutineWorker(context, params) {
     override suspend fun doWork(): Result {
-        val sync = (applicationContext as OutpostApplication).platform.sync
+        val sync = (applicationContext as OutpostApplication).sync
         return when (sync.runOnce()) {
             SyncOutcome.DONE -> Result.success()
             SyncOutcome.RETRY -> Result.retry()
@@ -52,5 +52,3 @@ class SyncWorker(context: Context, params: WorkerParameters) : CoroutineWorker(c
         const val NOTIFICATION_ID = 1
     }
 }
-
-enum class SyncOutcome { DONE, RETRY, GIVE_UP }
