@@ -67,7 +67,7 @@ if [ "$MODE" = bench ]; then
 fi
 cargo test -p outpost-tests --locked \
     --test sync_stories --test sync_access --test sync_admin --test sync_cutoff --test sync_wire \
-    --test blob_access --test blob_transfer --test quarantine \
+    --test blob_access --test blob_transfer --test quarantine --test console \
     --test pg_cluster --test pg_photos
 # The storage contract's PostgreSQL half (ignored by a plain `cargo test`).
 cargo test -p outpost-tests --locked --test storage_contract -- --ignored

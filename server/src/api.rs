@@ -94,6 +94,8 @@ pub struct App {
     /// Devices by token hash, as the database last said: a sync with nothing new by one of
     /// them checks the token in the same statement that reads the feed.
     known: std::sync::Mutex<std::collections::HashMap<Vec<u8>, DeviceRecord>>,
+    /// The workstation console's sign-in limits and live updates (`crate::console`).
+    pub console: crate::console::Console,
 }
 
 /// Devices remembered in [`App::known`] before it starts over.
@@ -193,6 +195,10 @@ impl App {
                 limits.enroll_per_minute,
                 limits.enroll_failures_per_hour,
             ),
+            console: crate::console::Console::new(
+                limits.enroll_per_minute,
+                limits.enroll_failures_per_hour,
+            ),
             limits,
             metrics: Metrics::default(),
             // Version -1 matches no stored directory: the first request loads it.
@@ -212,12 +218,12 @@ impl App {
         let _ = self.standards.set(standards);
     }
 
-    fn standards(&self) -> stats::Standards {
+    pub(crate) fn standards(&self) -> stats::Standards {
         self.standards.get().cloned().unwrap_or_default()
     }
 
     /// The directory at `version`, reloaded when an administrator changed it.
-    async fn index(&self, version: i64) -> Result<Arc<DirectoryIndex>, ApiError> {
+    pub(crate) async fn index(&self, version: i64) -> Result<Arc<DirectoryIndex>, ApiError> {
         {
             let cur = self.index.read().unwrap_or_else(|p| p.into_inner());
             if cur.version == version {
@@ -314,7 +320,8 @@ pub fn router(app: Arc<App>, metrics: MetricsAccess) -> Router {
         .route("/v1/sync", post(sync))
         .route("/v1/queues", get(queues))
         .route("/v1/stats", get(figures))
-        .merge(crate::blobs::routes());
+        .merge(crate::blobs::routes())
+        .merge(crate::console::routes());
     if !matches!(metrics, MetricsAccess::Hidden) {
         r = r.route("/metrics", metrics_route(metrics));
     }
@@ -1051,6 +1058,10 @@ async fn sync(
     };
     drop(abandon);
     app.note_refs(&acks, notes).await?;
+    // Open consoles hear of the stored changes now (not at their next look at the feed).
+    if acks.iter().any(|a| a.stored > 0) {
+        app.console.live.poke();
+    }
     let pulled = Pulled {
         directory_version,
         tag,

@@ -53,13 +53,19 @@ pub enum Command {
     /// Checklist templates.
     #[command(subcommand)]
     Template(TemplateCmd),
-    /// Prints a one-time invite code for a member's device.
+    /// Prints a one-time invite code for a member's device, or with --console a one-time
+    /// sign-in code for the workstation console (grid leads and administrators).
     Invite {
         member: String,
         #[arg(long, default_value_t = 72)]
         ttl_hours: i64,
+        #[arg(long)]
+        console: bool,
     },
-    /// Revokes device tokens.
+    /// The workstation console: passwords and sessions.
+    #[command(subcommand)]
+    Console(ConsoleCmd),
+    /// Revokes device tokens (and, for a whole member, console sessions and codes too).
     Revoke {
         #[arg(long, conflicts_with = "member", required_unless_present = "member")]
         device: Option<String>,
@@ -234,6 +240,21 @@ pub enum TemplateCmd {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum ConsoleCmd {
+    /// Sets a member's console password, read from the first line of standard input.
+    Password { member: String },
+    /// Lists console sessions.
+    Sessions,
+    /// Revokes console sessions: one, or all of a member's (and its unused sign-in codes).
+    Revoke {
+        #[arg(long, conflicts_with = "member", required_unless_present = "member")]
+        session: Option<String>,
+        #[arg(long)]
+        member: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum DirectoryCmd {
     /// Writes the directory to FILE (`-` for standard output).
     Export { file: PathBuf },
@@ -378,9 +399,26 @@ fn run(cli: Cli) -> Res<()> {
                 },
             )?;
         }
-        Command::Invite { member, ttl_hours } => {
+        Command::Invite {
+            member,
+            ttl_hours,
+            console: false,
+        } => {
             println!("{}", invite(&*opened()?, &member, ttl_hours)?);
         }
+        Command::Invite {
+            member,
+            ttl_hours,
+            console: true,
+        } => {
+            let storage = opened()?;
+            console_member(&*storage, &member)?;
+            println!(
+                "{}",
+                crate::console::session::make_code(&*storage, &member, ttl_hours)?
+            );
+        }
+        Command::Console(cmd) => console(&*opened()?, cmd)?,
         Command::Revoke { device, member } => {
             let storage = opened()?;
             let n = match (&device, &member) {
@@ -389,6 +427,13 @@ fn run(cli: Cli) -> Res<()> {
                 (None, None) => return Err("name a --device or a --member".into()),
             };
             println!("revoked {n} device(s)");
+            // A member revoked as a whole loses the console too.
+            if let Some(m) = &member {
+                use crate::console::db;
+                let who = db::Revoke::Member(m);
+                let c = db::write(&*storage, |d| db::revoke(d, &who, now_ms()))?;
+                println!("revoked {c} console session(s)");
+            }
         }
         Command::Devices => {
             for d in opened()?.devices()? {
@@ -415,6 +460,57 @@ fn run(cli: Cli) -> Res<()> {
             let d: Directory = serde_json::from_str(&std::fs::read_to_string(&file)?)?;
             let v = import(&*opened()?, &d)?;
             println!("directory version {v}");
+        }
+    }
+    Ok(())
+}
+
+/// Checks that `member` may use the console.
+fn console_member(storage: &dyn Storage, member: &str) -> Res<()> {
+    let dir = storage.directory()?;
+    match dir.members.iter().find(|m| m.id == member) {
+        None => Err(format!("no member {member} in the directory").into()),
+        Some(m) if !crate::console::session::console_role(m.role) => Err(format!(
+            "{member} is a {}; the console is for grid leads and administrators",
+            m.role.as_str()
+        )
+        .into()),
+        Some(_) => Ok(()),
+    }
+}
+
+fn console(storage: &dyn Storage, cmd: ConsoleCmd) -> Res<()> {
+    use crate::console::db;
+    match cmd {
+        ConsoleCmd::Password { member } => {
+            console_member(storage, &member)?;
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            let password = line.trim_end_matches(['\r', '\n']);
+            let phc = crate::console::session::hash_password(password)?;
+            db::write(storage, |d| db::set_password(d, &member, &phc, now_ms()))?;
+            println!("console password set for {member}");
+        }
+        ConsoleCmd::Sessions => {
+            for s in db::read(storage, db::sessions)? {
+                let state = if s.revoked_at.is_some() {
+                    "revoked"
+                } else if s.expires_at <= now_ms() {
+                    "expired"
+                } else {
+                    "active"
+                };
+                println!("{}  {:<16} {:<8} {}", s.id, s.member_id, state, s.client);
+            }
+        }
+        ConsoleCmd::Revoke { session, member } => {
+            let who = match (&session, &member) {
+                (Some(s), _) => db::Revoke::Session(s),
+                (None, Some(m)) => db::Revoke::Member(m),
+                (None, None) => return Err("name a --session or a --member".into()),
+            };
+            let n = db::write(storage, |d| db::revoke(d, &who, now_ms()))?;
+            println!("revoked {n} console session(s)");
         }
     }
     Ok(())
@@ -517,6 +613,9 @@ fn serve(data_dir: &Path, database: Option<&str>, args: ServeArgs) -> Res<()> {
             "http"
         };
         let app = App::new(storage, limits);
+        // Console cookies are `Secure` whenever browsers reach the server over TLS.
+        app.console
+            .set_secure(transport.tls.is_some() || transport.behind_tls_proxy);
         let sweep_every = Duration::from_millis((policy.idle_ms / 4).clamp(1000, 600_000) as u64);
         crate::blobs::spawn_sweeper(blobs.clone(), sweep_every);
         app.set_blob_store(blobs.clone());

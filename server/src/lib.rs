@@ -5,6 +5,7 @@
 pub mod api;
 pub mod blobs;
 pub mod cli;
+pub mod console;
 pub mod directory;
 pub mod error;
 pub mod open;

@@ -223,6 +223,18 @@ impl Storage for ServerDb {
     fn change_count(&self, doc: Option<&str>) -> StoreResult<u64> {
         self.0.change_count(doc)
     }
+    fn read_sql(
+        &self,
+        f: &mut dyn FnMut(&mut dyn outpost_server::storage::sql::Sql) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        self.0.read_sql(f)
+    }
+    fn write_sql(
+        &self,
+        f: &mut dyn FnMut(&mut dyn outpost_server::storage::sql::Sql) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        self.0.write_sql(f)
+    }
 
     fn quarantined(&self) -> StoreResult<Vec<(String, String, i64)>> {
         self.0.quarantined()

@@ -274,6 +274,14 @@ pub trait Storage: Send + Sync + 'static {
     fn figures(&self, ask: &FigureQuery) -> StoreResult<Figures>;
     /// How many change rows a document has (for tests and admin checks).
     fn change_count(&self, doc_id: Option<&str>) -> StoreResult<u64>;
+
+    /// Runs `f` on a reader connection, for a part of the server with tables of its own
+    /// written against the shared dialect (the console's sessions, `crate::console::db`).
+    fn read_sql(&self, f: &mut dyn FnMut(&mut dyn sql::Sql) -> StoreResult<()>) -> StoreResult<()>;
+    /// Runs `f` in one write transaction (maybe again, after a lost race; see
+    /// [`sql::Backend::write`]).
+    fn write_sql(&self, f: &mut dyn FnMut(&mut dyn sql::Sql) -> StoreResult<()>)
+    -> StoreResult<()>;
     /// Stored documents set aside because their snapshot does not load: (id, reason, when
     /// in ms), oldest first.
     fn quarantined(&self) -> StoreResult<Vec<(String, String, i64)>>;
@@ -387,6 +395,17 @@ impl<B: sql::Backend> Storage for B {
 
     fn change_count(&self, doc_id: Option<&str>) -> StoreResult<u64> {
         self.read(|db| feed::change_count(db, doc_id))
+    }
+
+    fn read_sql(&self, f: &mut dyn FnMut(&mut dyn sql::Sql) -> StoreResult<()>) -> StoreResult<()> {
+        self.read(|db| f(db))
+    }
+
+    fn write_sql(
+        &self,
+        f: &mut dyn FnMut(&mut dyn sql::Sql) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        self.write(|db| f(db))
     }
 
     fn quarantined(&self) -> StoreResult<Vec<(String, String, i64)>> {

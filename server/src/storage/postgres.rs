@@ -111,6 +111,8 @@ const MIGRATIONS: &[&str] = &[
     -- to them refused, until an operator repairs them (server README).
     CREATE TABLE quarantine (doc_id TEXT PRIMARY KEY, reason TEXT NOT NULL, at BIGINT NOT NULL);
 "#,
+    // Version 4: only shared statements (the console's tables, `sql::SHARED_MIGRATIONS`).
+    "",
 ];
 
 /// Advisory lock key (single bigint space) that serializes schema migrations.

@@ -280,6 +280,54 @@ pub const SHARED_MIGRATIONS: &[&str] = &[
     CREATE INDEX docs_created ON docs(kind, grid_id, created_at, assigned_unit);
     CREATE INDEX docs_resolved ON docs(kind, grid_id, resolved_at, assigned_unit);
 "#,
+    // Version 3: the backends' own statements only (quarantine).
+    "",
+    r#"
+    -- The workstation console (server/src/console): sessions found by the SHA-256 of their
+    -- cookie (hex), each with its synchronizer CSRF token and the Automerge actor the
+    -- server writes the member's actions with; one-time sign-in codes (hashed) and
+    -- administrator-set passwords (argon2 PHC strings).
+    CREATE TABLE console_sessions (
+        id TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        member_id TEXT NOT NULL,
+        actor TEXT NOT NULL UNIQUE,
+        csrf TEXT NOT NULL,
+        client TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        seen_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        revoked_at BIGINT
+    );
+    CREATE INDEX console_sessions_member ON console_sessions(member_id, revoked_at);
+    CREATE TABLE console_codes (
+        code_hash TEXT PRIMARY KEY,
+        member_id TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        used_at BIGINT
+    );
+    CREATE TABLE console_passwords (
+        member_id TEXT PRIMARY KEY,
+        phc TEXT NOT NULL,
+        set_at BIGINT NOT NULL
+    );
+    -- The console's case search (console/search.rs): each case's normalized text and its
+    -- character bigrams, indexed up to the feed position meta.console_search.
+    CREATE TABLE console_search (
+        doc_id TEXT PRIMARY KEY,
+        grid_id TEXT NOT NULL,
+        text TEXT NOT NULL
+    );
+    CREATE TABLE console_grams (
+        gram TEXT NOT NULL,
+        grid_id TEXT NOT NULL,
+        doc_id TEXT NOT NULL,
+        PRIMARY KEY (gram, grid_id, doc_id)
+    );
+    CREATE INDEX console_grams_doc ON console_grams(doc_id);
+    INSERT INTO meta(key, value) VALUES ('console_search', 0);
+"#,
 ];
 
 /// Rewrites a statement's `IN LIST(?N)` with `expand(N)`; parameters are left alone.

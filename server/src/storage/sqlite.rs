@@ -109,6 +109,8 @@ const MIGRATIONS: &[&str] = &[
     -- to them refused, until an operator repairs them (server README).
     CREATE TABLE quarantine (doc_id TEXT PRIMARY KEY, reason TEXT NOT NULL, at INTEGER NOT NULL) STRICT;
 "#,
+    // Version 4: only shared statements (the console's tables, `sql::SHARED_MIGRATIONS`).
+    "",
 ];
 
 pub struct SqliteStorage {
