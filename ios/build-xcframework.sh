@@ -25,7 +25,6 @@ out_profile=$profile
 [ "$profile" = dev ] && out_profile=debug
 
 targets=(aarch64-apple-ios aarch64-apple-ios-sim x86_64-apple-ios)
-rustup target add "${targets[@]}"
 
 # The Swift, header and module map, generated from a host build (same interface).
 scripts/build-bindings.sh >/dev/null
@@ -36,6 +35,16 @@ export IPHONEOS_DEPLOYMENT_TARGET=16.0
 # The phones' SQLite: the workspace's flags without the JSON functions.
 LIBSQLITE3_FLAGS=$(bash scripts/mobile-sqlite-flags.sh)
 export LIBSQLITE3_FLAGS
+# The phones' toolchain: the pinned nightly rebuilding std for size (no rustup target
+# needed: std is built from source), shared with Android and scripts/mobile-release-size.sh.
+# The dev profile keeps the workspace's stable toolchain.
+if [ "$profile" = release-mobile ]; then
+    set -a
+    eval "$(bash scripts/mobile-toolchain.sh)"
+    set +a
+else
+    rustup target add "${targets[@]}"
+fi
 for t in "${targets[@]}"; do
     echo "== cargo build $t ($profile)"
     # Only the staticlib: the cdylib is for Android and the JVM tests.

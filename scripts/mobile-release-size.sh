@@ -12,26 +12,32 @@
 # relative relocations packed (RELR here, Android's APS2 there, the same size within a few
 # KB) and identical functions folded. SQLite's build options and the C unwind tables come
 # from .cargo/config.toml for every build. Installs clang, lld and the arm64 C library with
-# apt-get, and the Rust target with rustup, when they are missing.
+# apt-get when they are missing (and the toolchain: scripts/mobile-toolchain.sh).
 #
-# Where the bytes go (arm64, December 2026, 4,441,368 B stripped: 247,064 B over budget).
-# Sections: .text 2,806,408, .rodata 639,868, unwind information 822,020 (.eh_frame
-# 505,196, .gcc_except_table 184,748, .eh_frame_hdr 133,076; the price of panic = unwind,
-# which the bindings need), .data.rel.ro 108,344. Code and data per crate (KB, named
-# symbols, this script's report): SQLite's C ~775 (the VDBE, parser, planner, B-tree,
-# FTS5); Rust's core library 281 (drop glue 104, slice sorts 64: generic code instantiated
-# for our types); automerge 257 + hexane (its columns) 181; ring 224 C and assembly (the
-# P-256 base-point table alone 148, Curve25519's 24) + 38 Rust; rustls 170; outpost_core
-# 158; std 90 + the panic backtrace symbolizer (gimli, addr2line, rustc_demangle) 57;
-# alloc 82; UniFFI's exported functions 84 + uniffi_core 23 + outpost_ffi 37; tokio 69;
-# the HTTP client stack 162 (reqwest 41, hyper 32, hyper_util 37, http 32, url 20);
-# webpki 31 (+ the bundled roots, unnamed data); zlib_rs 38; serde_json 32. The TLS and
-# HTTP stack (rustls, ring, webpki, roots, reqwest, hyper, http, url: over 650 KB) is the one
-# large block a phone already has in its platform (OkHttp / URLSession): a foreign
-# transport through the bindings is the way under budget that keeps every feature.
+# Built with the pinned nightly and std rebuilt for the phone (scripts/mobile-toolchain.sh,
+# the one definition the Android and iOS builds share): std optimised for size under the
+# same fat LTO, without the backtrace symbolizer, and -Zlocation-detail=none (no panic
+# file:line strings). Measured: stable toolchain 4,441,368 B (247,064 over); + build-std
+# with optimize_for_size, no backtrace 4,248,200 B; + location-detail=none 4,122,248 B.
 #
-# A full fat-LTO build: about 3-6 minutes on 2 cores for the first run; later runs rebuild
-# only what changed (target/<triple>/release-mobile is kept).
+# Where the bytes go (arm64, December 2026, 4,122,248 B stripped: 72,056 B under budget).
+# Sections: .text 2,588,560, .rodata 603,004, unwind information 811,772 (.eh_frame
+# 492,724, .gcc_except_table 186,388, .eh_frame_hdr 132,660; the price of panic = unwind,
+# which the bindings need), .data.rel.ro 55,080. Code and data per crate (KB, named
+# symbols, this script's report): SQLite's C ~775 (285 named, the rest static functions,
+# "other_C" below); Rust's core library 190 (generic code instantiated for our types);
+# automerge 264 + hexane (its columns) 176; ring 224 C and assembly (the P-256 base-point
+# table alone 148) + 37 Rust; rustls 169; outpost_core 169; alloc 84; tokio 63; std 46;
+# the HTTP client stack ~160 (reqwest 40, hyper 33, hyper_util 36, http 33, url 19);
+# UniFFI: outpost_ffi 39 + uniffi_core 19; webpki 31 (+ the bundled roots); zlib_rs 36;
+# serde_json 33. The TLS and HTTP stack (over 650 KB) is the one large block a phone
+# already has in its platform (OkHttp / URLSession): a foreign transport through the
+# bindings is the next way down if the library grows again.
+#
+# A full fat-LTO build with std rebuilt: 6.5 minutes on 2 cores from nothing (measured
+# 383 s; 511 s on a busier machine; the stable build took 5-6 minutes, so std's rebuild
+# adds about a minute, not timed apart); later runs
+# rebuild only what changed (target/<triple>/release-mobile is kept), 1 s when nothing did.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,6 +50,10 @@ case "${1:-}" in
     *) echo "usage: $0 [--host | --target <triple>]" >&2; exit 2 ;;
 esac
 host=$(rustc -vV | sed -n 's/^host: //p')
+# The phones' toolchain: pinned nightly, std rebuilt for size (scripts/mobile-toolchain.sh).
+set -a
+eval "$(bash scripts/mobile-toolchain.sh)"
+set +a
 started=$(date +%s)
 
 if cargo tree --locked -p outpost-ffi -e normal --prefix none --target "$target" | grep -q '^aws-lc'; then
@@ -67,13 +77,12 @@ if [ "$target" = aarch64-unknown-linux-gnu ] && [ "$host" != "$target" ]; then
         echo "== installing ${need[*]} (apt-get)" >&2
         apt-get install -y -q "${need[@]}" >&2
     fi
-    rustup target list --installed | grep -qx "$target" || rustup target add "$target" >&2
     ar=$(command -v llvm-ar || ls /usr/bin/llvm-ar-* 2>/dev/null | head -n 1)
     [ -n "$ar" ] || { echo "no llvm-ar found" >&2; exit 1; }
     export CC_aarch64_unknown_linux_gnu=clang
     export AR_aarch64_unknown_linux_gnu="$ar"
     export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=clang
-    export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C link-arg=--target=aarch64-linux-gnu -C link-arg=-fuse-ld=lld"
+    export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C link-arg=--target=aarch64-linux-gnu -C link-arg=-fuse-ld=lld $MOBILE_RUSTFLAGS"
     size_tool=$(command -v aarch64-linux-gnu-size || command -v llvm-size || ls /usr/bin/llvm-size-* | head -n 1)
     nm_tool=$(command -v aarch64-linux-gnu-nm || command -v llvm-nm)
     strip_tool=$(command -v aarch64-linux-gnu-strip || command -v llvm-strip)

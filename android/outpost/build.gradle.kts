@@ -69,6 +69,17 @@ val mobileSqliteFlags: Provider<String> = providers.exec {
     commandLine("bash", "scripts/mobile-sqlite-flags.sh")
 }.standardOutput.asText.map { it.trim() }
 
+/**
+ * The phones' toolchain environment (scripts/mobile-toolchain.sh, shared with the iOS build and
+ * scripts/mobile-release-size.sh): the pinned nightly rebuilding std for size, installed if missing.
+ */
+val mobileToolchainEnv: Provider<Map<String, String>> = providers.exec {
+    workingDir = repoRoot
+    commandLine("bash", "scripts/mobile-toolchain.sh")
+}.standardOutput.asText.map { out ->
+    out.lines().filter { it.contains('=') }.associate { it.substringBefore('=') to it.substringAfter('=') }
+}
+
 /** One cargo-ndk build per ABI: build/rustJniLibs/<abi>/liboutpost_ffi.so, release-mobile profile. */
 val cargoNdkTasks = abis.map { abi ->
     val name = "cargoNdk" + abi.split('-', '_').joinToString("") { it.replaceFirstChar(Char::uppercase) }
@@ -81,6 +92,7 @@ val cargoNdkTasks = abis.map { abi ->
             "build", "--locked", "-p", "outpost-ffi", "--lib", "--profile", "release-mobile",
         )
         environment("LIBSQLITE3_FLAGS", mobileSqliteFlags.get())
+        environment(mobileToolchainEnv.get())
         inputs.files(rustSources)
         outputs.file(File(rustJniLibs, "$abi/liboutpost_ffi.so"))
     }
