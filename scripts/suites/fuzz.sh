@@ -23,7 +23,7 @@
 # 9 s of CPU. The nightly toolchain and cargo-fuzz (installed if missing: a cargo install,
 # about 2 min of CPU) are not counted.
 #
-# Environment: FUZZ_SECONDS (per target, default 20), FUZZ_TARGETS (default all four),
+# Environment: FUZZ_SECONDS (per target, default 20), FUZZ_TARGETS (default three of four),
 # FUZZ_SANITIZER (default none), FUZZ_TARGET_DIR (default target/fuzz in the clone),
 # OUTPOST_FUZZ_STRICT=1 (guarded automerge panics and gaps in the blob store's own checks
 # are crashes too).
@@ -31,7 +31,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-20}
-TARGETS=(${FUZZ_TARGETS:-change document sync_body photo_upload})
+# photo_upload is written against the photo store's API before main's photos merge
+# (BlobStore::meta, appends by key); it does not compile against today's per-device
+# uploads and is left out until it is ported (fuzz/README.md).
+TARGETS=(${FUZZ_TARGETS:-change document sync_body})
 SANITIZER=${FUZZ_SANITIZER:-none}
 CARGO_FUZZ_VERSION=0.13.2
 started=$(date +%s)
@@ -56,11 +59,13 @@ echo "== building ${#TARGETS[@]} fuzz targets (${FLAGS[*]})"
 build_started=$(date +%s)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-if ! cargo +nightly fuzz build "${FLAGS[@]}" >"$work/build.log" 2>&1; then
-    grep -Ev '^\s+(Compiling|Downloaded|Downloading) ' "$work/build.log" | tail -40 >&2
-    echo "fuzz build failed" >&2
-    exit 1
-fi
+for t in "${TARGETS[@]}"; do
+    if ! cargo +nightly fuzz build "${FLAGS[@]}" "$t" >>"$work/build.log" 2>&1; then
+        grep -Ev '^\s+(Compiling|Downloaded|Downloading) ' "$work/build.log" | tail -40 >&2
+        echo "fuzz build of $t failed" >&2
+        exit 1
+    fi
+done
 echo "built in $(($(date +%s) - build_started)) s"
 failed=()
 printf '%-14s %12s %10s %12s %8s\n' target executions "corpus" "corpus bytes" result
