@@ -24,7 +24,7 @@
 # Installing nightly (minimal profile) and cargo-fuzz (a cargo install, about 2 min of CPU)
 # on a machine without them is not counted.
 #
-# Environment: FUZZ_SECONDS (per target, default 20), FUZZ_TARGETS (default three of four),
+# Environment: FUZZ_SECONDS (per target, default 20), FUZZ_TARGETS (default all four),
 # FUZZ_SANITIZER (default none), FUZZ_TARGET_DIR (default target/fuzz in the clone),
 # OUTPOST_FUZZ_STRICT=1 (guarded automerge panics and gaps in the blob store's own checks
 # are crashes too).
@@ -32,10 +32,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-20}
-# photo_upload is written against the photo store's API before main's photos merge
-# (BlobStore::meta, appends by key); it does not compile against today's per-device
-# uploads and is left out until it is ported (fuzz/README.md).
-TARGETS=(${FUZZ_TARGETS:-change document sync_body})
+TARGETS=(${FUZZ_TARGETS:-change document sync_body photo_upload})
 SANITIZER=${FUZZ_SANITIZER:-none}
 CARGO_FUZZ_VERSION=0.13.2
 started=$(date +%s)
