@@ -12,6 +12,8 @@
 //! does, and serve a photo only once it is complete and hashes to its name.
 #![no_main]
 
+use std::sync::OnceLock;
+
 use libfuzzer_sys::fuzz_target;
 use outpost_core::sync::blobs::{MAX_BLOB_BYTES, MAX_CHUNK_BYTES};
 use outpost_fuzz::{ChunkDigest, Put, Query, Upload, decode_upload};
@@ -53,12 +55,26 @@ fn scratch() -> tempfile::TempDir {
     tempfile::tempdir().expect("a temporary directory")
 }
 
+/// An empty store file, migrated once: each input starts from a copy of it.
+fn template() -> &'static [u8] {
+    static FILE: OnceLock<Vec<u8>> = OnceLock::new();
+    FILE.get_or_init(|| {
+        let dir = scratch();
+        let path = dir.path().join("blobs.db");
+        // Closing the store checkpoints its WAL into the file.
+        drop(SqliteBlobStore::open_with(&path, POLICY).expect("a store"));
+        std::fs::read(&path).expect("the store file")
+    })
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((payload, steps)) = decode_upload(data) else {
         return;
     };
     let dir = scratch();
-    let s = SqliteBlobStore::open_with(dir.path().join("blobs.db"), POLICY).expect("a store");
+    let path = dir.path().join("blobs.db");
+    std::fs::write(&path, template()).expect("a store file");
+    let s = SqliteBlobStore::open_with(&path, POLICY).expect("a store");
     let real = sha_hex(payload);
     // The same name with its first nibble changed: no bytes here hash to it.
     let mut other = real.clone().into_bytes();
