@@ -21,7 +21,8 @@
 # on this 2-core machine at load 1.5-3, December 2026: build 152 s, the whole suite (three
 # targets, 20 s each) 217 s wall, 4 min 33 s of CPU. Before, with release defaults
 # (opt-level 3, the build kept in ~/.cache): 24 min wall, 9 min of CPU at load 10-17.
-# With photo_upload back (four targets), build warm: 98 s wall, load ~3; cold not re-measured.
+# With photo_upload back (four targets, build already warm): the whole suite 98 s wall at
+# load ~3; the cold figure above is not re-measured.
 # Installing nightly (minimal profile) and cargo-fuzz (a cargo install, about 2 min of CPU)
 # on a machine without them is not counted.
 #
