@@ -10,6 +10,8 @@
 //! its announced size, when it was last touched): the store must answer what the model
 //! expects, hold what the model holds, count it against the quota, expire it when the model
 //! does, and serve a photo only once it is complete and hashes to its name.
+//! `OUTPOST_FUZZ_STRICT=1` also hands the store the chunks parsing refused as out of bounds:
+//! its own re-check must refuse them.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -18,8 +20,8 @@ use libfuzzer_sys::fuzz_target;
 use outpost_core::sync::blobs::{MAX_BLOB_BYTES, MAX_CHUNK_BYTES};
 use outpost_fuzz::{ChunkDigest, Put, Query, Upload, decode_upload};
 use outpost_server::blobs::{
-    Access, Append, BlobStore, ChunkRequest, SqliteBlobStore, UploadPolicy, UploadState, Uploader,
-    apply_chunk,
+    Access, Append, BlobStore, Chunk, ChunkRequest, SqliteBlobStore, UploadPolicy, UploadState,
+    Uploader, apply_chunk,
 };
 use outpost_server::storage::Scope;
 use sha2::{Digest, Sha256};
@@ -165,6 +167,7 @@ fn put(
         digest.as_deref().map(str::as_bytes),
         body.clone(),
     ) else {
+        strict_bounds(s, p, hash, &body, now);
         return;
     };
     // What parsing promises the store.
@@ -206,6 +209,36 @@ fn put(
         let all = s.read(hash, 0, photo.size).unwrap();
         assert_eq!(all, payload, "a complete photo of other bytes");
     }
+}
+
+/// With `OUTPOST_FUZZ_STRICT`, a chunk out of bounds that parsing refused goes to the store
+/// anyway: its own re-check must refuse it (an error), storing nothing (the checks after
+/// each step see the uploads unchanged).
+fn strict_bounds(s: &SqliteBlobStore, p: &Put, hash: &str, body: &[u8], now: i64) {
+    let Query::Numbers { offset, size } = p.query else {
+        return;
+    };
+    let in_bounds = offset
+        .checked_add(body.len() as u64)
+        .is_some_and(|end| end <= size)
+        && size <= MAX_BLOB_BYTES
+        && !body.is_empty()
+        && body.len() <= MAX_CHUNK_BYTES;
+    if in_bounds || std::env::var_os("OUTPOST_FUZZ_STRICT").is_none() {
+        return;
+    }
+    let chunk = Chunk {
+        hash,
+        offset,
+        size,
+        mime: "",
+        bytes: body,
+    };
+    let out = s.append(DEVICES[usize::from(p.device)], &chunk, !p.claimed, now);
+    assert!(
+        out.is_err(),
+        "the store took a chunk out of bounds: {out:?}"
+    );
 }
 
 /// The answer to `req` by the model, which it then updates.
