@@ -17,7 +17,8 @@ use outpost_core::{
     AnswerValue, EventKind, FixedClock, Member, Role, Site, Store, untrusted::seal_chunk,
 };
 use outpost_fuzz::{
-    Device, FixtureFile, GRID, UNIT, Upload, chunk_seeds, encode_upload, sync_seed,
+    Body, ChunkDigest, Device, FixtureFile, GRID, Put, Query, UNIT, Upload, chunk_seeds,
+    encode_upload, sync_seed,
 };
 
 const T0: i64 = 1_780_000_000_000;
@@ -262,19 +263,31 @@ fn columns_of_every_kind() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
 }
 
 /// Upload requests: a whole photo in two chunks, resumed, repeated, a wrong size, bytes
-/// that do not match the name, a proof upload, reads of what completed.
+/// that do not match the name, a name no bytes match, a proof upload, an upload past the
+/// quota, one that expires, malformed queries and digests, reads of what completed.
 fn uploads() -> Vec<Vec<u8>> {
     let mut photo = vec![
         0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0,
     ];
     photo.extend((0..1200u32).map(|i| (i * 31 % 251) as u8));
     let size = photo.len() as u64;
-    let part = |offset: u64, len: u64| Upload::Append {
-        proof: false,
-        offset,
-        size,
-        from: offset,
-        len,
+    let put = |device: u8, offset: u64, size: u64, from: u64, len: u64| {
+        Upload::Put(Put {
+            device,
+            claimed: false,
+            other_name: false,
+            digest: ChunkDigest::None,
+            query: Query::Numbers { offset, size },
+            body: Body::Slice { from, len },
+        })
+    };
+    let part = |offset: u64, len: u64| put(0, offset, size, offset, len);
+    let with = |step: Upload, f: &dyn Fn(&mut Put)| match step {
+        Upload::Put(mut p) => {
+            f(&mut p);
+            Upload::Put(p)
+        }
+        other => other,
     };
     let whole = vec![
         part(0, 500),
@@ -287,55 +300,99 @@ fn uploads() -> Vec<Vec<u8>> {
             start: 100,
             end: 200,
         },
+        put(1, 0, size, 0, 10),
     ];
     let resumed = vec![
         part(0, 500),
         part(0, 500),
         part(400, 700),
-        part(500, size - 500),
+        with(part(500, size - 500), &|p| p.digest = ChunkDigest::Right),
     ];
     let wrong_size = vec![
         part(0, 500),
-        Upload::Append {
-            proof: false,
-            offset: 500,
-            size: size + 1,
-            from: 500,
-            len: size - 500,
-        },
+        put(0, 500, size + 1, 500, size - 500),
+        put(0, 0, size + 1, 0, 500),
     ];
     let wrong_bytes = vec![
         part(0, 500),
-        Upload::AppendBytes {
-            proof: false,
-            offset: 500,
-            size,
-            bytes: vec![0x55; size as usize - 500],
-        },
+        with(part(500, 0), &|p| {
+            p.body = Body::Bytes(vec![0x55; size as usize - 500]);
+        }),
         part(0, 500),
+        with(part(500, size - 500), &|p| p.digest = ChunkDigest::Wrong),
+        with(part(500, size - 500), &|p| p.digest = ChunkDigest::Upper),
+    ];
+    let other_name = vec![
+        with(part(0, size), &|p| p.other_name = true),
+        with(part(0, 500), &|p| p.other_name = true),
+        part(0, 500),
+        Upload::Read { start: 0, end: 1 },
     ];
     let proof = vec![
-        Upload::Append {
-            proof: true,
-            offset: 0,
-            size,
-            from: 0,
-            len: size,
-        },
-        Upload::Delete { proof: true },
-        part(0, size),
+        with(part(0, 500), &|p| p.claimed = true),
+        put(1, 0, size, 0, size),
+        with(part(500, size - 500), &|p| p.claimed = true),
         Upload::Read { start: 1, end: 2 },
     ];
-    [whole, resumed, wrong_size, wrong_bytes, proof]
-        .iter()
-        .map(|steps| encode_upload(&photo, steps))
-        .chain([encode_upload(&[], &[part(0, 1)]), {
-            // A chunk of a photo that is not one: refused by type at the handler, stored
-            // here under its own name.
-            let png = seal_chunk(0, b"not a photo");
-            encode_upload(&png, &[part(0, png.len() as u64)])
-        }])
-        .collect()
+    // 16 KiB of quota in the target: a big photo's first chunks fill it, its last is taken.
+    let mut big = photo.clone();
+    big.extend((0..40_000u32).map(|i| (i * 7 % 253) as u8));
+    let big_size = big.len() as u64;
+    let quota = vec![
+        put(2, 0, big_size, 0, 12_000),
+        put(2, 12_000, big_size, 12_000, 12_000),
+        with(put(2, 0, size, 0, 500), &|p| p.other_name = true),
+        put(2, 12_000, big_size, 12_000, big_size - 12_000),
+        Upload::Read {
+            start: 30_000,
+            end: 100,
+        },
+    ];
+    let expiry = vec![
+        part(0, 500),
+        put(1, 0, size, 0, 300),
+        Upload::Advance { ms: 59_000 },
+        put(1, 300, size, 300, 100),
+        Upload::Advance { ms: 2_000 },
+        part(500, size - 500),
+        Upload::Sweep,
+        Upload::Advance { ms: 60_000 },
+        put(1, 400, size, 400, size - 400),
+    ];
+    let raw = |q: &str| {
+        with(part(0, 500), &|p| {
+            p.query = Query::Raw(q.as_bytes().to_vec())
+        })
+    };
+    let queries = vec![
+        raw(&format!("size={size}&offset=0")),
+        raw("offset=0"),
+        raw("offset=0&size=1211&size=1211"),
+        raw(&format!("offset={}&size=1211", u64::MAX)),
+        raw("offset=18446744073709551616&size=1211"),
+        raw("offset=0&size=20971521"),
+        raw("offset=0&size=1211&extra"),
+        put(0, u64::MAX - 1, u64::MAX, 0, 10),
+    ];
+    [
+        (&photo, whole),
+        (&photo, resumed),
+        (&photo, wrong_size),
+        (&photo, wrong_bytes),
+        (&photo, other_name),
+        (&photo, proof),
+        (&big, quota),
+        (&photo, expiry),
+        (&photo, queries),
+    ]
+    .iter()
+    .map(|(payload, steps)| encode_upload(payload, steps))
+    .chain([encode_upload(&[], &[part(0, 1)]), {
+        // Bytes that are not a photo: refused by type.
+        let png = seal_chunk(0, b"not a photo");
+        encode_upload(&png, &[put(0, 0, png.len() as u64, 0, png.len() as u64)])
+    }])
+    .collect()
 }
 
 fn seeds(root: &Path, target: &str, inputs: &[Vec<u8>]) {

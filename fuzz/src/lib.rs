@@ -115,62 +115,135 @@ pub fn sync_seed(gzipped: bool, device: usize, body: &[u8]) -> Vec<u8> {
 /// One step of a `photo_upload` input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Upload {
-    /// `BlobStore::append` of `payload[from..from + len]` (clamped) at `offset` of an upload
-    /// announced as `size` bytes, to the photo's own key or its proof key.
-    Append {
-        proof: bool,
-        offset: u64,
-        size: u64,
-        from: u64,
-        len: u64,
-    },
-    /// The same with chunk bytes of its own, not the photo's.
-    AppendBytes {
-        proof: bool,
-        offset: u64,
-        size: u64,
-        bytes: Vec<u8>,
-    },
-    /// `BlobStore::read` of a range, as the download handler would ask it of a complete blob.
+    /// `PUT /v1/blobs/{hash}?{query}` by one of the input's devices.
+    Put(Put),
+    /// `BlobStore::read` of a range of the photo, as the download handler asks it.
     Read { start: u64, end: u64 },
-    /// `BlobStore::delete` of the photo's key or its proof key.
-    Delete { proof: bool },
+    /// The server's clock moves on this many milliseconds (uploads expire).
+    Advance { ms: u64 },
+    /// The sweeper runs.
+    Sweep,
+}
+
+/// One upload request, as its handler receives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Put {
+    /// Which of four devices sends it.
+    pub device: u8,
+    /// The device only claims the photo (it uploads every byte as proof) instead of seeing
+    /// it.
+    pub claimed: bool,
+    /// The request names another photo than the payload's (one nibble of the hash changed):
+    /// its upload can only end in a hash mismatch.
+    pub other_name: bool,
+    pub digest: ChunkDigest,
+    pub query: Query,
+    pub body: Body,
+}
+
+/// The `x-chunk-sha256` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkDigest {
+    None,
+    /// The body's SHA-256 in lowercase hex.
+    Right,
+    /// The same in uppercase.
+    Upper,
+    /// Another digest.
+    Wrong,
+}
+
+/// The query string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Query {
+    /// `offset={offset}&size={size}`.
+    Numbers { offset: u64, size: u64 },
+    /// Any bytes (read as UTF-8, lossily, as the router hands it over).
+    Raw(Vec<u8>),
+}
+
+/// The request body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// `payload[from..from + len]`, clamped to the payload.
+    Slice { from: u64, len: u64 },
+    /// Bytes of its own.
+    Bytes(Vec<u8>),
+}
+
+impl Put {
+    /// The query string the handler receives.
+    pub fn query(&self) -> String {
+        match &self.query {
+            Query::Numbers { offset, size } => format!("offset={offset}&size={size}"),
+            Query::Raw(q) => String::from_utf8_lossy(q).into_owned(),
+        }
+    }
+
+    /// The body the handler receives.
+    pub fn body(&self, payload: &[u8]) -> Vec<u8> {
+        match &self.body {
+            Body::Slice { from, len } => {
+                let from = usize::try_from(*from)
+                    .unwrap_or(usize::MAX)
+                    .min(payload.len());
+                let len = usize::try_from(*len).unwrap_or(usize::MAX);
+                payload[from..from.saturating_add(len).min(payload.len())].to_vec()
+            }
+            Body::Bytes(b) => b.clone(),
+        }
+    }
 }
 
 /// `photo_upload` inputs: the photo's bytes (u16 length, little-endian, then the bytes; its
-/// SHA-256 names it), then steps, each a tag byte (low two bits the kind, bit 2 the proof
-/// key) and uLEB128 numbers.
+/// SHA-256 names it), then steps. A step is a tag byte (low two bits the kind) and uLEB128
+/// numbers; a `Put` tag has bit 2 for a raw query and bit 3 for a body of its own, then a
+/// flags byte (bits 0-1 the device, 2 claimed, 3 another name, 4-5 the digest header).
 pub fn decode_upload(data: &[u8]) -> Option<(&[u8], Vec<Upload>)> {
     let mut r = Cursor { data, pos: 0 };
     let len = u16::from_le_bytes([r.byte()?, r.byte()?]) as usize;
     let payload = r.take(len)?;
     let mut steps = Vec::new();
     while let Some(tag) = r.byte() {
-        let proof = tag & 4 != 0;
         let step = match tag & 3 {
-            0 if tag & 8 == 0 => Upload::Append {
-                proof,
-                offset: r.uleb()?,
-                size: r.uleb()?,
-                from: r.uleb()?,
-                len: r.uleb()?,
-            },
             0 => {
-                let (offset, size) = (r.uleb()?, r.uleb()?);
-                let n = r.uleb()?.min(1 << 16) as usize;
-                Upload::AppendBytes {
-                    proof,
-                    offset,
-                    size,
-                    bytes: r.take(n.min(r.data.len() - r.pos))?.to_vec(),
-                }
+                let flags = r.byte()?;
+                let query = if tag & 4 == 0 {
+                    Query::Numbers {
+                        offset: r.uleb()?,
+                        size: r.uleb()?,
+                    }
+                } else {
+                    Query::Raw(r.bytes()?.to_vec())
+                };
+                let body = if tag & 8 == 0 {
+                    Body::Slice {
+                        from: r.uleb()?,
+                        len: r.uleb()?,
+                    }
+                } else {
+                    Body::Bytes(r.bytes()?.to_vec())
+                };
+                Upload::Put(Put {
+                    device: flags & 3,
+                    claimed: flags & 4 != 0,
+                    other_name: flags & 8 != 0,
+                    digest: match (flags >> 4) & 3 {
+                        0 => ChunkDigest::None,
+                        1 => ChunkDigest::Right,
+                        2 => ChunkDigest::Upper,
+                        _ => ChunkDigest::Wrong,
+                    },
+                    query,
+                    body,
+                })
             }
             1 => Upload::Read {
                 start: r.uleb()?,
                 end: r.uleb()?,
             },
-            2 => Upload::Delete { proof },
-            _ => continue,
+            2 => Upload::Advance { ms: r.uleb()? },
+            _ => Upload::Sweep,
         };
         steps.push(step);
     }
@@ -182,36 +255,47 @@ pub fn encode_upload(payload: &[u8], steps: &[Upload]) -> Vec<u8> {
     out.extend_from_slice(payload);
     for s in steps {
         match s {
-            Upload::Append {
-                proof,
-                offset,
-                size,
-                from,
-                len,
-            } => {
-                out.push(u8::from(*proof) << 2);
-                for v in [offset, size, from, len] {
-                    push_uleb(&mut out, *v);
+            Upload::Put(p) => {
+                let raw_query = matches!(p.query, Query::Raw(_));
+                let own_body = matches!(p.body, Body::Bytes(_));
+                out.push(u8::from(raw_query) << 2 | u8::from(own_body) << 3);
+                let digest = match p.digest {
+                    ChunkDigest::None => 0,
+                    ChunkDigest::Right => 1,
+                    ChunkDigest::Upper => 2,
+                    ChunkDigest::Wrong => 3,
+                };
+                out.push(
+                    (p.device & 3)
+                        | u8::from(p.claimed) << 2
+                        | u8::from(p.other_name) << 3
+                        | digest << 4,
+                );
+                match &p.query {
+                    Query::Numbers { offset, size } => {
+                        push_uleb(&mut out, *offset);
+                        push_uleb(&mut out, *size);
+                    }
+                    Query::Raw(q) => push_bytes(&mut out, q),
                 }
-            }
-            Upload::AppendBytes {
-                proof,
-                offset,
-                size,
-                bytes,
-            } => {
-                out.push(8 | u8::from(*proof) << 2);
-                for v in [*offset, *size, bytes.len() as u64] {
-                    push_uleb(&mut out, v);
+                match &p.body {
+                    Body::Slice { from, len } => {
+                        push_uleb(&mut out, *from);
+                        push_uleb(&mut out, *len);
+                    }
+                    Body::Bytes(b) => push_bytes(&mut out, b),
                 }
-                out.extend_from_slice(bytes);
             }
             Upload::Read { start, end } => {
                 out.push(1);
                 push_uleb(&mut out, *start);
                 push_uleb(&mut out, *end);
             }
-            Upload::Delete { proof } => out.push(2 | u8::from(*proof) << 2),
+            Upload::Advance { ms } => {
+                out.push(2);
+                push_uleb(&mut out, *ms);
+            }
+            Upload::Sweep => out.push(3),
         }
     }
     out
@@ -235,6 +319,12 @@ impl<'a> Cursor<'a> {
         Some(s)
     }
 
+    /// A uLEB128 length (at most 64 KiB, cut to what is left), then that many bytes.
+    fn bytes(&mut self) -> Option<&'a [u8]> {
+        let n = self.uleb()?.min(1 << 16) as usize;
+        self.take(n.min(self.data.len() - self.pos))
+    }
+
     /// Any LEB128 of up to 10 bytes; higher bits are dropped.
     fn uleb(&mut self) -> Option<u64> {
         let mut v = 0u64;
@@ -247,6 +337,11 @@ impl<'a> Cursor<'a> {
         }
         Some(v)
     }
+}
+
+fn push_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    push_uleb(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
 }
 
 fn push_uleb(out: &mut Vec<u8>, mut v: u64) {
@@ -267,25 +362,36 @@ mod tests {
 
     #[test]
     fn upload_inputs_round_trip() {
+        let put = |device, query, body| {
+            Upload::Put(Put {
+                device,
+                claimed: device == 2,
+                other_name: device == 3,
+                digest: ChunkDigest::Upper,
+                query,
+                body,
+            })
+        };
         let steps = vec![
-            Upload::Append {
-                proof: false,
-                offset: 0,
-                size: 300,
-                from: 0,
-                len: 200,
-            },
-            Upload::AppendBytes {
-                proof: true,
-                offset: 200,
-                size: 300,
-                bytes: vec![1, 2, 3],
-            },
+            put(
+                0,
+                Query::Numbers {
+                    offset: 0,
+                    size: 300,
+                },
+                Body::Slice { from: 0, len: 200 },
+            ),
+            put(
+                3,
+                Query::Raw(b"offset=1&size=x".to_vec()),
+                Body::Bytes(vec![1, 2, 3]),
+            ),
             Upload::Read {
                 start: 5,
                 end: 1 << 40,
             },
-            Upload::Delete { proof: true },
+            Upload::Advance { ms: u64::MAX },
+            Upload::Sweep,
         ];
         let bytes = encode_upload(b"photo", &steps);
         assert_eq!(decode_upload(&bytes), Some((&b"photo"[..], steps)));

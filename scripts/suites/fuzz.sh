@@ -14,14 +14,17 @@
 # catch the bombs. FUZZ_SANITIZER=address gives the ASan build (fuzz/README.md).
 #
 # Cold build budget: CI starts with nothing cached, so the build lives in the clone's
-# target/fuzz and is measured cold. fuzz/Cargo.toml's release profile keeps it small: no
-# debug info, the fuzzed crates (automerge, core, server, SQLite, CBOR, inflate, SHA-256)
-# at opt-level 1 and everything else unoptimised. Measured from an empty target directory
-# with a warm cargo registry on this 2-core machine shared with other agents: the old
-# profile (release defaults, opt-level 3 everywhere, build kept in ~/.cache) 24 min wall,
-# 9 min CPU; everything at opt-level 1 without debug info 11 min 23 s wall at load 5, 6 min
-# 9 s of CPU. The nightly toolchain and cargo-fuzz (installed if missing: a cargo install,
-# about 2 min of CPU) are not counted.
+# target/fuzz and is measured cold. fuzz/Cargo.toml's release profile keeps it small: the
+# fuzzed crates (automerge, core, server, SQLite, CBOR, inflate, SHA-256) at opt-level 1,
+# everything else unoptimised (cargo-fuzz itself forces one codegen unit and line tables).
+# Measured cold (empty target/fuzz, warm cargo registry, nightly and cargo-fuzz installed)
+# on this 2-core machine at load 1.5-3, December 2026: build 152 s, the whole suite (three
+# targets, 20 s each) 217 s wall, 4 min 33 s of CPU. Before, with release defaults
+# (opt-level 3, the build kept in ~/.cache): 24 min wall, 9 min of CPU at load 10-17.
+# With photo_upload back (four targets, build already warm): the whole suite 98 s wall at
+# load ~3; the cold figure above is not re-measured.
+# Installing nightly (minimal profile) and cargo-fuzz (a cargo install, about 2 min of CPU)
+# on a machine without them is not counted.
 #
 # Environment: FUZZ_SECONDS (per target, default 20), FUZZ_TARGETS (default all four),
 # FUZZ_SANITIZER (default none), FUZZ_TARGET_DIR (default target/fuzz in the clone),
@@ -56,11 +59,13 @@ echo "== building ${#TARGETS[@]} fuzz targets (${FLAGS[*]})"
 build_started=$(date +%s)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-if ! cargo +nightly fuzz build "${FLAGS[@]}" >"$work/build.log" 2>&1; then
-    grep -Ev '^\s+(Compiling|Downloaded|Downloading) ' "$work/build.log" | tail -40 >&2
-    echo "fuzz build failed" >&2
-    exit 1
-fi
+for t in "${TARGETS[@]}"; do
+    if ! cargo +nightly fuzz build "${FLAGS[@]}" "$t" >>"$work/build.log" 2>&1; then
+        grep -Ev '^\s+(Compiling|Downloaded|Downloading) ' "$work/build.log" | tail -40 >&2
+        echo "fuzz build of $t failed" >&2
+        exit 1
+    fi
+done
 echo "built in $(($(date +%s) - build_started)) s"
 failed=()
 printf '%-14s %12s %10s %12s %8s\n' target executions "corpus" "corpus bytes" result
