@@ -73,7 +73,11 @@ fn a_courier_flags_a_fallen_elder_offline_without_a_location_fix() {
         (c.category, c.urgency, c.status),
         (Category::PersonInDistress, Urgency::LifeSafety, Status::New)
     );
-    assert_eq!(c.attachments, vec![hash], "added photos count as the case's");
+    assert_eq!(
+        c.attachments,
+        vec![hash],
+        "added photos count as the case's"
+    );
     assert!(!c.acknowledged);
     assert_eq!(rider.my_reports(10, 0).unwrap()[0].id, id);
     // Life-safety goes to the front of the outbox.
