@@ -203,11 +203,13 @@ fn grid_filter(grids: &Option<Vec<String>>, n: usize) -> String {
     }
 }
 
-const CASE_COLUMNS: &str = "id, grid_id, category, urgency, urgency_rank, status, is_open, \
+/// The projection columns [`case_row`] reads, in its order.
+pub const CASE_COLUMNS: &str = "id, grid_id, category, urgency, urgency_rank, status, is_open, \
     title, reporter_id, assigned_unit, created_at, updated_at, accepted_at, resolved_at, \
     deadline, satisfaction, rectification";
 
-fn case_row(mut r: Row) -> StoreResult<CaseRow> {
+/// One projection row, selected as [`CASE_COLUMNS`].
+pub fn case_row(mut r: Row) -> StoreResult<CaseRow> {
     Ok(CaseRow {
         id: r.text(0)?,
         grid_id: r.text(1)?,

@@ -255,31 +255,7 @@ pub fn changed_docs(
     .collect()
 }
 
-pub const CASE_COLUMNS: &str = "id, grid_id, category, urgency, urgency_rank, status, is_open, \
-    title, reporter_id, assigned_unit, created_at, updated_at, accepted_at, resolved_at, \
-    deadline, satisfaction, rectification";
-
-pub fn case_row(mut r: Row) -> StoreResult<CaseRow> {
-    Ok(CaseRow {
-        id: r.text(0)?,
-        grid_id: r.text(1)?,
-        category: r.opt_text(2)?.unwrap_or_default(),
-        urgency: r.opt_text(3)?.unwrap_or_default(),
-        urgency_rank: r.opt_int(4)?.unwrap_or_default(),
-        status: r.text(5)?,
-        is_open: r.bool(6)?,
-        title: r.text(7)?,
-        reporter_id: r.text(8)?,
-        assigned_unit: r.opt_text(9)?,
-        created_at: r.int(10)?,
-        updated_at: r.int(11)?,
-        accepted_at: r.opt_int(12)?,
-        resolved_at: r.opt_int(13)?,
-        deadline: r.opt_int(14)?,
-        satisfaction: r.opt_int(15)?,
-        rectification: r.bool(16)?,
-    })
-}
+pub use crate::stats::{CASE_COLUMNS, case_row};
 
 /// The projection rows of these cases.
 pub fn case_rows(db: &mut dyn Sql, ids: &[String]) -> StoreResult<Vec<CaseRow>> {
