@@ -358,6 +358,16 @@ impl Server {
         )
     }
 
+    /// The same administration command, unrun: for tests that feed it stdin or expect it
+    /// to fail.
+    pub fn admin_command(&self, args: &[&str]) -> Command {
+        admin_command(
+            &self.data_dir,
+            self.database.as_ref().map(|d| d.url.as_str()),
+            args,
+        )
+    }
+
     pub fn invite(&self, member: &str) -> String {
         self.admin(&["invite", member]).trim().to_string()
     }
@@ -477,13 +487,21 @@ fn spawn(
     (child, addr, url)
 }
 
-fn admin(data_dir: &Path, database: Option<&str>, args: &[&str]) -> String {
+/// An `outpost-server` administration command on a server's data directory and database.
+fn admin_command(data_dir: &Path, database: Option<&str>, args: &[&str]) -> Command {
     let mut cmd = Command::new(bin("outpost-test-server"));
     cmd.arg("--data-dir").arg(data_dir);
     if let Some(db) = database {
         cmd.args(["--database", db]);
     }
-    let out = cmd.args(args).output().expect("run admin command");
+    cmd.args(args);
+    cmd
+}
+
+fn admin(data_dir: &Path, database: Option<&str>, args: &[&str]) -> String {
+    let out = admin_command(data_dir, database, args)
+        .output()
+        .expect("run admin command");
     assert!(
         out.status.success(),
         "admin {args:?} failed: {}",

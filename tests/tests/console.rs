@@ -5,10 +5,10 @@
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use outpost_server::Storage;
-use outpost_tests::harness::{Device, Reply, Server, bin, city, http, http_from};
+use outpost_tests::harness::{Device, Reply, Server, city, http, http_from};
 
 const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
 
@@ -57,16 +57,8 @@ fn csrf(server: &Server, cookie: &str) -> String {
 }
 
 fn set_password(server: &Server, member: &str, password: &str) {
-    let mut child = Command::new(bin("outpost-server"))
-        .args(["--data-dir"])
-        .arg(&server.data_dir)
-        .args(["console", "password", member])
-        .envs(
-            server
-                .database
-                .as_ref()
-                .map(|d| ("OUTPOST_DATABASE", d.url.clone())),
-        )
+    let mut child = server
+        .admin_command(&["console", "password", member])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -124,31 +116,15 @@ fn a_one_time_code_opens_one_session_whose_cookie_is_http_only_and_strict() {
 #[test]
 fn members_without_a_console_role_get_no_code_and_no_session() {
     let server = Server::start(&city());
-    let out = Command::new(bin("outpost-server"))
-        .arg("--data-dir")
-        .arg(&server.data_dir)
-        .envs(
-            server
-                .database
-                .as_ref()
-                .map(|d| ("OUTPOST_DATABASE", d.url.clone())),
-        )
-        .args(["invite", "--console", "courier-1"])
+    let out = server
+        .admin_command(&["invite", "--console", "courier-1"])
         .output()
         .expect("run");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("grid leads and administrators"));
     // A member's console password does not make a courier a lead either.
-    let err = Command::new(bin("outpost-server"))
-        .arg("--data-dir")
-        .arg(&server.data_dir)
-        .envs(
-            server
-                .database
-                .as_ref()
-                .map(|d| ("OUTPOST_DATABASE", d.url.clone())),
-        )
-        .args(["console", "password", "member-a1"])
+    let err = server
+        .admin_command(&["console", "password", "member-a1"])
         .stdin(Stdio::null())
         .output()
         .expect("run");
