@@ -559,6 +559,37 @@ pub fn decode_change(bytes: &[u8], limits: &ChangeLimits) -> Result<Change, Malf
     Ok(change)
 }
 
+/// Decodes a change a phone pulls from the server: as [`decode_change`] does, except that a
+/// compressed chunk is accepted too, because a server may hold changes pushed before
+/// devices sent raw ones. A compressed chunk is inflated to at most `limits.max_bytes`
+/// (never more is read), its checksum checked against what it inflates to, and the raw
+/// chunk it stands for is then inspected and decoded as a pushed one.
+pub fn decode_received_change(bytes: &[u8], limits: &ChangeLimits) -> Result<Change, Malformed> {
+    let chunk = read_chunk(bytes)?;
+    if chunk.kind != COMPRESSED_CHUNK {
+        return decode_change(bytes, limits);
+    }
+    let mut body = Vec::new();
+    flate2::read::DeflateDecoder::new(chunk.body)
+        .take(limits.max_bytes as u64 + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| Malformed::Inflate(e.to_string()))?;
+    // The raw chunk has a header too: the limit is on the whole of it, as for a pushed one.
+    let raw = seal_chunk(CHANGE_CHUNK, &body);
+    if raw.len() > limits.max_bytes {
+        return Err(over(
+            "compressed change",
+            raw.len() as u64,
+            "bytes once inflated (at least)",
+            limits.max_bytes as u64,
+        ));
+    }
+    if raw[4..8] != chunk.checksum {
+        return Err(Malformed::Checksum);
+    }
+    decode_change(&raw, limits)
+}
+
 /// Inspects a saved document, loads it with automerge under [`guard`], and has automerge
 /// give back every change of it, also under the guard.
 ///

@@ -5,7 +5,9 @@
 
 use std::collections::HashMap;
 
-use automerge::{Change, ChangeHash};
+use automerge::ChangeHash;
+
+use crate::untrusted::ChangeLimits;
 use rusqlite::{OptionalExtension, params};
 
 use super::wire::{DirectoryView, RefusalCode, SyncResponse};
@@ -217,16 +219,12 @@ impl Store {
                     .changes
                     .iter()
                     .map(|b| {
-                        // The server's bytes too: a panic in the decoder is an error here.
-                        crate::untrusted::guard("decoding a pulled change", || {
-                            Change::try_from(b.as_slice())
-                        })
-                        .map_err(|e| e.to_string())
-                        .and_then(|r| r.map_err(|e| e.to_string()))
-                        .map_err(|reason| Error::BadChange {
-                            id: d.id.clone(),
-                            reason,
-                        })
+                        // The server's bytes are bounded and guarded as a push's are.
+                        crate::untrusted::decode_received_change(b, &ChangeLimits::default())
+                            .map_err(|e| Error::BadChange {
+                                id: d.id.clone(),
+                                reason: e.to_string(),
+                            })
                     })
                     .collect::<Result<Vec<_>>>()?;
                 // A document with nothing unacknowledged stays so: what the server sent is

@@ -347,6 +347,56 @@ fn a_change_compressed_by_automerge_is_refused_before_inflating() {
 }
 
 #[test]
+fn a_pulled_compressed_change_is_inflated_within_the_limit_and_checked() {
+    let mut a = AutoCommit::new();
+    a.put(ROOT, "text", "压缩".repeat(500)).unwrap();
+    a.commit();
+    let mut c = a.get_last_local_change().unwrap();
+    let compressed = c.bytes().into_owned();
+    let limits = ChangeLimits::default();
+    // A compressed change the server stored before raw ones: the same change.
+    let got = decode_received_change(&compressed, &limits).unwrap();
+    assert_eq!(got.hash(), c.hash());
+    assert_eq!(got.raw_bytes(), c.raw_bytes());
+    // A raw one goes through the pushed-change path.
+    assert_eq!(
+        decode_received_change(c.raw_bytes(), &limits)
+            .unwrap()
+            .hash(),
+        c.hash()
+    );
+    // Inflating past the limit stops there.
+    let small = ChangeLimits {
+        max_bytes: 1024,
+        ..ChangeLimits::default()
+    };
+    assert!(matches!(
+        decode_received_change(&compressed, &small),
+        Err(Malformed::OverLimit { .. })
+    ));
+    // A bomb: 64 MiB of zeros in a few KiB is refused after reading the limit's worth.
+    let bomb = {
+        let body = deflate(&vec![0u8; 64 << 20]);
+        let mut b = seal_chunk(2, &body);
+        // Any checksum: the size is judged first.
+        b[4..8].copy_from_slice(&[0, 0, 0, 0]);
+        b
+    };
+    assert!(bomb.len() < 128 * 1024);
+    assert!(matches!(
+        decode_received_change(&bomb, &limits),
+        Err(Malformed::OverLimit { .. })
+    ));
+    // A body whose checksum does not match what it inflates to.
+    let mut lying = compressed.clone();
+    lying[4] ^= 0xff;
+    assert_eq!(
+        decode_received_change(&lying, &limits).unwrap_err(),
+        Malformed::Checksum
+    );
+}
+
+#[test]
 fn documents_and_changes_are_not_taken_for_each_other() {
     let doc = &automerge_corpus().documents[0];
     let change = &automerge_corpus().changes[0];

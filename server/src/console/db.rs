@@ -3,6 +3,9 @@
 //! backends. Secrets are stored as SHA-256 hex (codes, session cookies) or argon2 PHC
 //! strings (passwords), never as given.
 
+use automerge::AutoCommit;
+use outpost_core::untrusted::Malformed;
+
 use crate::storage::sql::{Param, Row, Sql};
 use crate::storage::{CaseRow, Storage, StoreError, StoreResult};
 
@@ -232,6 +235,12 @@ pub fn snapshot(db: &mut dyn Sql, id: &str) -> StoreResult<Option<Vec<u8>>> {
         Some(mut r) => Ok(Some(r.blob(0)?)),
         None => Ok(None),
     }
+}
+
+/// Loads a snapshot read by [`snapshot`] the way the feed does (bounded, panic-guarded):
+/// the console trusts stored documents no more than the sync does.
+pub fn load(snapshot: &[u8]) -> Result<AutoCommit, Malformed> {
+    crate::storage::feed::load_snapshot(snapshot)
 }
 
 /// The highest feed position (see `storage::sql::Sql::head_sql`).

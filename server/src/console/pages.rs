@@ -653,8 +653,8 @@ pub fn load_case(
     let Some(snapshot) = db::read(storage, |db| db::snapshot(db, id))? else {
         return Ok(None);
     };
-    let doc = AutoCommit::load(&snapshot)
-        .map_err(|e| Refused::internal(format!("stored document {id}: {e}")))?;
+    let doc =
+        db::load(&snapshot).map_err(|e| Refused::internal(format!("stored document {id}: {e}")))?;
     let case = match read_view(&doc, id) {
         Ok(DocView::Case(c)) => c,
         Ok(DocView::Inspection(_)) => return Ok(None),
@@ -1009,7 +1009,7 @@ fn sketch_points(
         let Some(snap) = db::read(storage, |db| db::snapshot(db, &id))? else {
             continue;
         };
-        let Ok(doc) = AutoCommit::load(&snap) else {
+        let Ok(doc) = db::load(&snap) else {
             continue;
         };
         if let Ok(DocView::Case(c)) = read_view(&doc, &id)

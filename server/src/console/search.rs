@@ -10,7 +10,6 @@
 //! touch and moves the position, in one transaction. Several processes doing so on one
 //! PostgreSQL database write the same rows; a lost race is retried.
 
-use automerge::AutoCommit;
 use outpost_core::sync::validate::{DocView, read_view};
 
 use super::db;
@@ -79,19 +78,19 @@ pub fn catch_up(storage: &dyn Storage) -> StoreResult<bool> {
     let mut entries: Vec<(String, Option<(String, String)>)> = Vec::with_capacity(ids.len());
     for id in ids {
         let snap = db::read(storage, |db| db::snapshot(db, &id))?;
-        let entry = snap
-            .and_then(|s| AutoCommit::load(&s).ok())
-            .and_then(|doc| match read_view(&doc, &id) {
-                Ok(DocView::Case(c)) => Some((
-                    c.grid_id.clone(),
-                    case_text(
-                        &c.title,
-                        &c.description,
-                        c.location.as_ref().and_then(|l| l.address.as_deref()),
-                    ),
-                )),
-                _ => None,
-            });
+        let entry =
+            snap.and_then(|s| db::load(&s).ok())
+                .and_then(|doc| match read_view(&doc, &id) {
+                    Ok(DocView::Case(c)) => Some((
+                        c.grid_id.clone(),
+                        case_text(
+                            &c.title,
+                            &c.description,
+                            c.location.as_ref().and_then(|l| l.address.as_deref()),
+                        ),
+                    )),
+                    _ => None,
+                });
         entries.push((id, entry));
     }
     db::write(storage, |db| {

@@ -260,7 +260,7 @@ fn load(db: &mut dyn Sql, id: &str) -> StoreResult<Row> {
 
 /// Loads a stored snapshot through core's bounded, panic-guarded loader: the database is
 /// not trusted more than a phone (a damaged disk, a bad restore, a server bug of the past).
-fn load_snapshot(snapshot: &[u8]) -> Result<AutoCommit, Malformed> {
+pub(crate) fn load_snapshot(snapshot: &[u8]) -> Result<AutoCommit, Malformed> {
     untrusted::load_document(snapshot, &DocLimits::default())
 }
 
