@@ -471,6 +471,7 @@ pub fn inspect_document(bytes: &[u8], limits: &DocLimits) -> Result<DocInfo, Mal
     }
 
     let mut budget = Budget {
+        subject: "document",
         left: limits.max_inflated_bytes,
         limit: limits.max_inflated_bytes,
     };
@@ -569,21 +570,16 @@ pub fn decode_received_change(bytes: &[u8], limits: &ChangeLimits) -> Result<Cha
     if chunk.kind != COMPRESSED_CHUNK {
         return decode_change(bytes, limits);
     }
-    let mut body = Vec::new();
-    flate2::read::DeflateDecoder::new(chunk.body)
-        .take(limits.max_bytes as u64 + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| Malformed::Inflate(e.to_string()))?;
-    // The raw chunk has a header too: the limit is on the whole of it, as for a pushed one.
-    let raw = seal_chunk(CHANGE_CHUNK, &body);
-    if raw.len() > limits.max_bytes {
-        return Err(over(
-            "compressed change",
-            raw.len() as u64,
-            "bytes once inflated (at least)",
-            limits.max_bytes as u64,
-        ));
+    // The raw chunk's header counts too, as for a pushed change.
+    let header = seal_chunk(CHANGE_CHUNK, &[]).len() as u64;
+    let limit = (limits.max_bytes as u64).saturating_sub(header);
+    let body = Budget {
+        subject: "compressed change",
+        left: limit,
+        limit,
     }
+    .inflate(chunk.body)?;
+    let raw = seal_chunk(CHANGE_CHUNK, &body);
     if raw[4..8] != chunk.checksum {
         return Err(Malformed::Checksum);
     }
@@ -1049,6 +1045,8 @@ fn borrowed<'a>(cols: &'a [Option<Cow<'_, [u8]>>]) -> Vec<Option<&'a [u8]>> {
 
 /// How many inflated bytes a document may still produce.
 struct Budget {
+    /// What the bytes make up, for the refusal.
+    subject: &'static str,
     left: u64,
     limit: u64,
 }
@@ -1084,7 +1082,7 @@ impl Budget {
 
     fn exceeded(&self) -> Malformed {
         over(
-            "document",
+            self.subject,
             self.limit.saturating_add(1),
             "bytes once inflated (at least)",
             self.limit,
