@@ -6,13 +6,12 @@
 use std::collections::HashMap;
 
 use automerge::ChangeHash;
-
-use crate::untrusted::ChangeLimits;
 use rusqlite::{OptionalExtension, params};
 
 use super::wire::{DirectoryView, RefusalCode, SyncResponse};
 use crate::error::{Error, Result};
 use crate::store::{DocKind, Outbound, Store, decode_heads, encode_heads};
+use crate::untrusted::ChangeLimits;
 
 /// The sync client's persistent state.
 #[derive(Debug, Clone, Default, PartialEq)]
