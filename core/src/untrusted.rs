@@ -570,13 +570,11 @@ pub fn decode_received_change(bytes: &[u8], limits: &ChangeLimits) -> Result<Cha
     if chunk.kind != COMPRESSED_CHUNK {
         return decode_change(bytes, limits);
     }
-    // The raw chunk's header counts too, as for a pushed change.
-    let header = seal_chunk(CHANGE_CHUNK, &[]).len() as u64;
-    let limit = (limits.max_bytes as u64).saturating_sub(header);
+    // Memory is bounded here; `decode_change` then holds the sealed chunk to the limit.
     let body = Budget {
         subject: "compressed change",
-        left: limit,
-        limit,
+        left: limits.max_bytes as u64,
+        limit: limits.max_bytes as u64,
     }
     .inflate(chunk.body)?;
     let raw = seal_chunk(CHANGE_CHUNK, &body);
@@ -1043,7 +1041,7 @@ fn borrowed<'a>(cols: &'a [Option<Cow<'_, [u8]>>]) -> Vec<Option<&'a [u8]>> {
     cols.iter().map(|c| c.as_deref()).collect()
 }
 
-/// How many inflated bytes a document may still produce.
+/// How many inflated bytes a document (or a compressed change) may still produce.
 struct Budget {
     /// What the bytes make up, for the refusal.
     subject: &'static str,

@@ -332,13 +332,19 @@ fn every_document_core_and_automerge_write_passes_and_loads() {
     assert!(compressed >= 2, "no document had deflated columns");
 }
 
-#[test]
-fn a_change_compressed_by_automerge_is_refused_before_inflating() {
+/// A change automerge compresses (over 256 bytes of ops), and its compressed bytes.
+fn compressed_change() -> (Change, Vec<u8>) {
     let mut a = AutoCommit::new();
     a.put(ROOT, "text", "压缩".repeat(500)).unwrap();
     a.commit();
     let mut c = a.get_last_local_change().unwrap();
     let bytes = c.bytes().into_owned();
+    (c, bytes)
+}
+
+#[test]
+fn a_change_compressed_by_automerge_is_refused_before_inflating() {
+    let (c, bytes) = compressed_change();
     assert_eq!(bytes[8], 2, "automerge compresses changes over 256 bytes");
     let err = inspect_change(&bytes, &ChangeLimits::default()).unwrap_err();
     assert_eq!(err, Malformed::CompressedChange);
@@ -348,11 +354,7 @@ fn a_change_compressed_by_automerge_is_refused_before_inflating() {
 
 #[test]
 fn a_pulled_compressed_change_is_inflated_within_the_limit_and_checked() {
-    let mut a = AutoCommit::new();
-    a.put(ROOT, "text", "压缩".repeat(500)).unwrap();
-    a.commit();
-    let mut c = a.get_last_local_change().unwrap();
-    let compressed = c.bytes().into_owned();
+    let (c, compressed) = compressed_change();
     let limits = ChangeLimits::default();
     // A compressed change the server stored before raw ones: the same change.
     let got = decode_received_change(&compressed, &limits).unwrap();

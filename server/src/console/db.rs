@@ -3,9 +3,6 @@
 //! backends. Secrets are stored as SHA-256 hex (codes, session cookies) or argon2 PHC
 //! strings (passwords), never as given.
 
-use automerge::AutoCommit;
-use outpost_core::untrusted::Malformed;
-
 use crate::storage::sql::{Param, Row, Sql};
 use crate::storage::{CaseRow, Storage, StoreError, StoreResult};
 
@@ -226,7 +223,8 @@ pub fn password(db: &mut dyn Sql, member_id: &str) -> StoreResult<Option<String>
     }
 }
 
-/// A stored document's snapshot.
+/// A stored document's snapshot, for `storage::feed::load_snapshot` (bounded, panic-guarded):
+/// the console trusts stored documents no more than the sync does.
 pub fn snapshot(db: &mut dyn Sql, id: &str) -> StoreResult<Option<Vec<u8>>> {
     match db.opt(
         "SELECT snapshot FROM doc_states WHERE id = ?1",
@@ -235,12 +233,6 @@ pub fn snapshot(db: &mut dyn Sql, id: &str) -> StoreResult<Option<Vec<u8>>> {
         Some(mut r) => Ok(Some(r.blob(0)?)),
         None => Ok(None),
     }
-}
-
-/// Loads a snapshot read by [`snapshot`] the way the feed does (bounded, panic-guarded):
-/// the console trusts stored documents no more than the sync does.
-pub fn load(snapshot: &[u8]) -> Result<AutoCommit, Malformed> {
-    crate::storage::feed::load_snapshot(snapshot)
 }
 
 /// The highest feed position (see `storage::sql::Sql::head_sql`).

@@ -24,6 +24,7 @@ use super::session::{
 use super::{Refused, page};
 use crate::api::{App, Peer, now_ms};
 use crate::storage::CaseRow;
+use crate::storage::feed::load_snapshot;
 
 /// The document head and the start of the body.
 pub fn head(h: &mut Html, l: Lang, title: &str) {
@@ -653,8 +654,8 @@ pub fn load_case(
     let Some(snapshot) = db::read(storage, |db| db::snapshot(db, id))? else {
         return Ok(None);
     };
-    let doc =
-        db::load(&snapshot).map_err(|e| Refused::internal(format!("stored document {id}: {e}")))?;
+    let doc = load_snapshot(&snapshot)
+        .map_err(|e| Refused::internal(format!("stored document {id}: {e}")))?;
     let case = match read_view(&doc, id) {
         Ok(DocView::Case(c)) => c,
         Ok(DocView::Inspection(_)) => return Ok(None),
@@ -1009,7 +1010,7 @@ fn sketch_points(
         let Some(snap) = db::read(storage, |db| db::snapshot(db, &id))? else {
             continue;
         };
-        let Ok(doc) = db::load(&snap) else {
+        let Ok(doc) = load_snapshot(&snap) else {
             continue;
         };
         if let Ok(DocView::Case(c)) = read_view(&doc, &id)

@@ -13,6 +13,7 @@
 use outpost_core::sync::validate::{DocView, read_view};
 
 use super::db;
+use crate::storage::feed::load_snapshot;
 use crate::storage::sql::{Param, Sql};
 use crate::storage::{CaseRow, Storage, StoreResult};
 
@@ -79,7 +80,7 @@ pub fn catch_up(storage: &dyn Storage) -> StoreResult<bool> {
     for id in ids {
         let snap = db::read(storage, |db| db::snapshot(db, &id))?;
         let entry =
-            snap.and_then(|s| db::load(&s).ok())
+            snap.and_then(|s| load_snapshot(&s).ok())
                 .and_then(|doc| match read_view(&doc, &id) {
                     Ok(DocView::Case(c)) => Some((
                         c.grid_id.clone(),
