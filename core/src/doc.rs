@@ -2,8 +2,12 @@
 //! [`Reader`], so a document that does not follow its schema gives a `BadDocument` error
 //! naming the field instead of a panic.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use automerge::{
-    AutoCommit, ObjId, ObjType, ReadDoc, ScalarValue, Value, transaction::Transactable,
+    AutoCommit, ObjId, ObjType, ReadDoc, ScalarValue, Value, ValueRef, transaction::Transactable,
 };
 
 use crate::error::{Error, Result, bad_doc};
@@ -18,11 +22,75 @@ pub(crate) fn am_err(e: automerge::AutomergeError) -> Error {
 pub(crate) struct Reader<'a> {
     pub doc: &'a AutoCommit,
     pub id: &'a str,
+    /// Each map's fields, read in one pass the first time one of them is asked for: a seek
+    /// per field was most of the cost of reading a document.
+    maps: RefCell<HashMap<ObjId, Rc<Fields>>>,
+}
+
+/// A map's fields as its winning values; objects with their ids.
+type Fields = HashMap<String, Field>;
+
+#[derive(Clone)]
+enum Field {
+    Scalar(ScalarValue),
+    Object(ObjType, ObjId),
+}
+
+impl Field {
+    fn of(value: ValueRef<'_>, id: impl FnOnce() -> ObjId) -> Field {
+        match value.into_value() {
+            Value::Scalar(s) => Field::Scalar(s.into_owned()),
+            Value::Object(t) => Field::Object(t, id()),
+        }
+    }
 }
 
 impl<'a> Reader<'a> {
     pub fn new(doc: &'a AutoCommit, id: &'a str) -> Self {
-        Reader { doc, id }
+        Reader {
+            doc,
+            id,
+            maps: RefCell::new(HashMap::new()),
+        }
+    }
+
+    fn fields(&self, obj: &ObjId) -> Result<Rc<Fields>> {
+        if let Some(f) = self.maps.borrow().get(obj) {
+            return Ok(f.clone());
+        }
+        match self.doc.object_type(obj) {
+            Ok(ObjType::Map | ObjType::Table) => {}
+            Ok(t) => return Err(self.bad(format!("expected a map, found a {t:?}"))),
+            Err(e) => return Err(self.bad(e)),
+        }
+        let fields: Fields = self
+            .doc
+            .map_range(obj, ..)
+            .map(|item| {
+                let field = Field::of(item.value.clone(), || item.id());
+                (item.key.into_owned(), field)
+            })
+            .collect();
+        let fields = Rc::new(fields);
+        self.maps.borrow_mut().insert(obj.clone(), fields.clone());
+        Ok(fields)
+    }
+
+    fn field(&self, obj: &ObjId, key: &str) -> Result<Option<Field>> {
+        Ok(self.fields(obj)?.get(key).cloned())
+    }
+
+    /// Whether `key` holds anything in map `obj`.
+    pub fn has(&self, obj: &ObjId, key: &str) -> Result<bool> {
+        Ok(self.fields(obj)?.contains_key(key))
+    }
+
+    /// The entries of list `list`, in order: scalars, or objects with their ids.
+    fn items(&self, list: &ObjId) -> Vec<Field> {
+        self.doc
+            .list_range(list, ..)
+            .map(|item| Field::of(item.value.clone(), || item.id()))
+            .collect()
     }
 
     pub fn bad(&self, reason: impl std::fmt::Display) -> Error {
@@ -30,13 +98,10 @@ impl<'a> Reader<'a> {
     }
 
     fn scalar(&self, obj: &ObjId, key: &str) -> Result<Option<ScalarValue>> {
-        match self.doc.get(obj, key).map_err(|e| self.bad(e))? {
-            None => Ok(None),
-            Some((Value::Scalar(s), _)) => match s.as_ref() {
-                ScalarValue::Null => Ok(None),
-                other => Ok(Some(other.clone())),
-            },
-            Some((Value::Object(_), _)) => {
+        match self.field(obj, key)? {
+            None | Some(Field::Scalar(ScalarValue::Null)) => Ok(None),
+            Some(Field::Scalar(s)) => Ok(Some(s)),
+            Some(Field::Object(..)) => {
                 Err(self.bad(format!("'{key}' should be a value, not an object")))
             }
         }
@@ -83,11 +148,24 @@ impl<'a> Reader<'a> {
     }
 
     pub fn opt_obj(&self, obj: &ObjId, key: &str, want: ObjType) -> Result<Option<ObjId>> {
-        match self.doc.get(obj, key).map_err(|e| self.bad(e))? {
+        match self.field(obj, key)? {
             None => Ok(None),
-            Some((Value::Object(t), id)) if t == want => Ok(Some(id)),
+            Some(Field::Object(t, id)) if t == want => Ok(Some(id)),
             Some(_) => Err(self.bad(format!("'{key}' should be a {want:?}"))),
         }
+    }
+
+    /// The maps of list `list`, in order; an entry that is not a map is an error naming
+    /// its position.
+    pub fn list_maps(&self, list: &ObjId, what: &str) -> Result<Vec<ObjId>> {
+        self.items(list)
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| match f {
+                Field::Object(ObjType::Map, id) => Ok(id),
+                _ => Err(self.bad(format!("{what} {i} is not a map"))),
+            })
+            .collect()
     }
 
     pub fn obj(&self, obj: &ObjId, key: &str, want: ObjType) -> Result<ObjId> {
@@ -140,20 +218,16 @@ impl<'a> Reader<'a> {
     }
 
     pub fn list_strs(&self, list: &ObjId) -> Result<Vec<String>> {
-        let n = self.doc.length(list);
-        let mut out = Vec::with_capacity(n);
-        for i in 0..n {
-            match self.doc.get(list, i).map_err(|e| self.bad(e))? {
-                Some((Value::Scalar(s), _)) => match s.as_ref() {
-                    ScalarValue::Str(s) => out.push(s.to_string()),
-                    other => {
-                        return Err(self.bad(format!("list entry should be text, found {other}")));
-                    }
-                },
-                _ => return Err(self.bad("list entry should be text")),
-            }
-        }
-        Ok(out)
+        self.items(list)
+            .into_iter()
+            .map(|f| match f {
+                Field::Scalar(ScalarValue::Str(s)) => Ok(s.to_string()),
+                Field::Scalar(other) => {
+                    Err(self.bad(format!("list entry should be text, found {other}")))
+                }
+                Field::Object(..) => Err(self.bad("list entry should be text")),
+            })
+            .collect()
     }
 
     pub fn keys(&self, map: &ObjId) -> Vec<String> {

@@ -342,24 +342,14 @@ pub(crate) fn read_case_parts(doc: &AutoCommit, id: &str) -> Result<(CaseRoot, V
         attachments,
     };
     let events_obj = r.obj(&root, "events", ObjType::List)?;
-    let n = automerge::ReadDoc::length(doc, &events_obj);
-    let mut events: Vec<Event> = Vec::with_capacity(n);
-    for i in 0..n {
-        match automerge::ReadDoc::get(doc, &events_obj, i).map_err(|e| r.bad(e))? {
-            Some((automerge::Value::Object(ObjType::Map), m)) => {
-                let mut e = read_event(&r, &m)?;
-                if e.after.is_empty()
-                    && i > 0
-                    && automerge::ReadDoc::get(doc, &m, "after")
-                        .map_err(|e| r.bad(e))?
-                        .is_none()
-                {
-                    e.after = vec![events[i - 1].id.clone()];
-                }
-                events.push(e);
-            }
-            _ => return Err(r.bad(format!("timeline entry {i} is not an event"))),
+    let maps = r.list_maps(&events_obj, "timeline entry")?;
+    let mut events: Vec<Event> = Vec::with_capacity(maps.len());
+    for (i, m) in maps.iter().enumerate() {
+        let mut e = read_event(&r, m)?;
+        if e.after.is_empty() && i > 0 && !r.has(m, "after")? {
+            e.after = vec![events[i - 1].id.clone()];
         }
+        events.push(e);
     }
     Ok((case_root, events))
 }

@@ -70,7 +70,7 @@ impl Store {
             // send from the common part only.
             let known: Vec<ChangeHash> = have
                 .into_iter()
-                .filter(|h| doc.get_change_by_hash(h).is_some())
+                .filter(|h| doc.get_change_meta_by_hash(h).is_some())
                 .collect();
             Ok(doc
                 .get_changes(&known)
@@ -303,7 +303,7 @@ fn unsent_loaded(
     };
     let known: Vec<ChangeHash> = synced
         .iter()
-        .filter(|h| doc.get_change_by_hash(h).is_some())
+        .filter(|h| doc.get_change_meta_by_hash(h).is_some())
         .copied()
         .collect();
     Ok(doc

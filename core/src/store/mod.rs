@@ -397,7 +397,7 @@ impl<'a> Txn<'a> {
         let mut rows = Vec::new();
         for c in changes {
             let hash = c.hash();
-            if doc.get_change_by_hash(&hash).is_none() && seen.insert(hash) {
+            if doc.get_change_meta_by_hash(&hash).is_none() && seen.insert(hash) {
                 rows.push((hash, c.raw_bytes().to_vec()));
                 fresh.push(c);
             }

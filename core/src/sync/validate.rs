@@ -208,7 +208,7 @@ pub fn check_push_within(
         budget.spend(raw.len())?;
         let c = decode_change(i, raw)?;
         let hash = c.hash();
-        if work.get_change_by_hash(&hash).is_some() || !seen.insert(hash) {
+        if work.get_change_meta_by_hash(&hash).is_some() || !seen.insert(hash) {
             continue; // already stored: a repeated or resumed push
         }
         if c.actor_id().to_hex_string() != actor_hex {
@@ -230,7 +230,7 @@ pub fn check_push_within(
         let Some(pos) = pending.iter().position(|c| {
             c.deps()
                 .iter()
-                .all(|d| work.get_change_by_hash(d).is_some())
+                .all(|d| work.get_change_meta_by_hash(d).is_some())
         }) else {
             return Err(refuse(
                 RefusalCode::Malformed,
