@@ -518,7 +518,9 @@ fn console(storage: &dyn Storage, cmd: ConsoleCmd) -> Res<()> {
 
 pub fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // Automerge instruments its parsing at info level: a span for every column of every
+        // pushed change, formatted for nobody.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,automerge=warn"));
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -5,8 +5,8 @@
 
 use outpost_core::sync::blobs::sha256_hex;
 use outpost_server::blobs::{
-    Append, BlobStore, Chunk, ChunkRequest, READ_PIECE, UploadError, UploadPolicy, Uploader,
-    apply_chunk,
+    Append, BlobStore, Chunk, ChunkRequest, DocRefs, READ_PIECE, UploadError, UploadPolicy,
+    Uploader, apply_chunk,
 };
 use outpost_server::storage::Scope;
 
@@ -91,6 +91,11 @@ fn stored(received: usize, complete: bool) -> Append {
         received: received as u64,
         complete,
     }
+}
+
+/// A document referencing photo `hash` and carrying scope `key`.
+fn refs(doc: &str, hash: &str, key: &str) -> DocRefs {
+    (doc.into(), vec![hash.into()], vec![key.into()])
 }
 
 fn policy() -> UploadPolicy {
@@ -554,8 +559,7 @@ pub fn references_by_strangers_are_claims_until_proven(b: &dyn Backend) {
     let h = sha256_hex(&data);
     let g1 = Scope::Keys(vec!["g:G1".into()]);
     let g2 = Scope::Keys(vec!["g:G2".into()]);
-    s.set_refs("case-1", std::slice::from_ref(&h), &["g:G1".into()], &g1)
-        .unwrap();
+    s.set_refs(&[refs("case-1", &h, "g:G1")], &g1).unwrap();
     assert!(s.visible(&h, &g1).unwrap());
     assert!(!s.visible(&h, &g2).unwrap());
     assert!(s.visible(&h, &Scope::All).unwrap());
@@ -564,14 +568,12 @@ pub fn references_by_strangers_are_claims_until_proven(b: &dyn Backend) {
         put(&*s, "dev-a", &data, 0, 2000, true, 0),
         stored(2000, false)
     );
-    s.set_refs("case-2", std::slice::from_ref(&h), &["g:G2".into()], &g2)
-        .unwrap();
+    s.set_refs(&[refs("case-2", &h, "g:G2")], &g2).unwrap();
     assert!(!s.visible(&h, &g2).unwrap());
     assert!(s.claimed(&h, &g2).unwrap());
     assert!(!s.claimed(&h, &g1).unwrap());
     // Pushing again changes nothing; moving the document moves its visibility.
-    s.set_refs("case-2", std::slice::from_ref(&h), &["g:G2".into()], &g2)
-        .unwrap();
+    s.set_refs(&[refs("case-2", &h, "g:G2")], &g2).unwrap();
     assert!(!s.visible(&h, &g2).unwrap());
     assert_eq!(
         put(&*s, "dev-a", &data, 2000, 5000, true, 0),
@@ -600,6 +602,18 @@ pub fn references_by_strangers_are_claims_until_proven(b: &dyn Backend) {
     assert!(s.visible(&h, &g2).unwrap());
     assert!(!s.claimed(&h, &g2).unwrap());
     assert_eq!(read_all(&*s, &h, 5000), data);
+    // A push's documents are recorded together: a first reference to a photo nobody has
+    // yet opens it to the document's scope, a stranger's to a stored one is a claim.
+    let fresh = sha256_hex(&photo(3000, 14));
+    let g3 = Scope::Keys(vec!["g:G3".into()]);
+    s.set_refs(
+        &[refs("case-3", &fresh, "g:G3"), refs("case-4", &h, "g:G3")],
+        &g3,
+    )
+    .unwrap();
+    assert!(s.visible(&fresh, &g3).unwrap());
+    assert!(!s.visible(&h, &g3).unwrap());
+    assert!(s.claimed(&h, &g3).unwrap());
 }
 
 /// Two stores on the same data (two server processes) at once: the same chunk of one

@@ -174,34 +174,37 @@ fn a_hostile_push_does_not_hold_another_devices_tiny_push() {
     let hostile = Device::enroll(&server, &server.url, dir.path(), "courier-1");
     let member = Device::enroll(&server, &server.url, dir.path(), "member-a1");
     tiny_push(&member, 0);
-    // A push that held the others would hold them for seconds in every round; a machine
-    // busy with other work can spoil one round of milliseconds. Up to three rounds: the
-    // first within the bound passes.
+    // A push that held the others would hold a tiny push for a good part of its own time
+    // (seconds); sharing the CPU and the writer with it costs milliseconds. The bound is
+    // a tenth of the hostile push's time, so a busy machine does not decide the outcome;
+    // up to three rounds, the first within it passes. The p99 against the usual one is
+    // printed as the figure.
     let (mut hostile_changes, mut tiny_pushes) = (0, 1);
     let mut rounds = Vec::new();
     for _ in 0..3 {
         let round = measure(&server, &hostile, &member, tiny_pushes);
         hostile_changes += round.hostile_changes;
         tiny_pushes += SAMPLES + round.during.len();
-        let during_p99 = p99(round.during.clone());
+        let slowest = round.during.iter().copied().max().unwrap_or_default();
         println!(
-            "tiny push p99: usual {:?}, during a {}-change push ({:?}) {during_p99:?} over {} samples",
+            "tiny push p99: usual {:?}, during a {}-change push ({:?}) {:?}, slowest {slowest:?}, over {} samples",
             round.usual,
             round.hostile_changes,
             round.hostile_took,
+            p99(round.during.clone()),
             round.during.len()
         );
-        let within = during_p99 <= round.usual * 2;
-        rounds.push((round.usual, during_p99));
+        let within = slowest * 10 <= round.hostile_took;
+        rounds.push((slowest, round.hostile_took));
         if within {
             break;
         }
     }
-    let (usual, during_p99) = *rounds.last().expect("a round");
+    let (slowest, hostile_took) = *rounds.last().expect("a round");
     assert!(
-        during_p99 <= usual * 2,
-        "a tiny push took more than 2x its usual p99 during a hostile push in every round \
-         (usual, during): {rounds:?}"
+        slowest * 10 <= hostile_took,
+        "a tiny push waited more than a tenth of a hostile push's time in every round \
+         (slowest tiny push, hostile push): {rounds:?}"
     );
     // Everything of both is stored: every small case, every hostile push whole.
     assert_eq!(
@@ -217,7 +220,7 @@ fn a_push_whose_request_timed_out_stops_working() {
     let server = Server::start_with(&city(), &["--request-timeout-secs", "1"]);
     let dir = tempfile::tempdir().unwrap();
     let hostile = Device::enroll(&server, &server.url, dir.path(), "courier-1");
-    let docs = heavy_push(&hostile, 400, 10);
+    let docs = heavy_push(&hostile, 150, 40);
     let changes: usize = docs.iter().map(|d| d.changes.len()).sum();
     let storage = server.storage();
     let reply = long_sync(server.addr, &hostile.token(), &push_request(docs.clone()));

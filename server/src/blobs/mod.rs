@@ -22,6 +22,7 @@ mod sqlite;
 mod tx;
 pub mod upload;
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -143,17 +144,12 @@ pub trait BlobStore: Send + Sync + 'static {
     fn read(&self, hash: &str, start: u64, end: u64) -> StoreResult<Vec<u8>>;
     /// Drops every unfinished upload idle since before the policy allows; returns how many.
     fn sweep(&self, now: i64) -> StoreResult<u64>;
-    /// Records that document `doc_id` references `hashes` and now carries scope `keys`, as
-    /// pushed by a device seeing `pusher`. A new reference to a photo the server already
-    /// has (or is receiving), by someone who cannot see it, is a mere claim until its bytes
-    /// are uploaded again: knowing a hash must not open a photo.
-    fn set_refs(
-        &self,
-        doc_id: &str,
-        hashes: &[String],
-        keys: &[String],
-        pusher: &Scope,
-    ) -> StoreResult<()>;
+    /// Records, in one transaction, that each document (id, photo hashes, scope keys)
+    /// references those photos and now carries those keys, as pushed by a device seeing
+    /// `pusher`. A new reference to a photo the server already has (or is receiving), by
+    /// someone who cannot see it, is a mere claim until its bytes are uploaded again:
+    /// knowing a hash must not open a photo.
+    fn set_refs(&self, docs: &[DocRefs], pusher: &Scope) -> StoreResult<()>;
     /// Whether a document visible in `scope` references `hash` (claims do not count).
     fn visible(&self, hash: &str, scope: &Scope) -> StoreResult<bool>;
     /// Whether a document visible in `scope` claims `hash`.
@@ -239,20 +235,20 @@ impl App {
             return Ok(());
         };
         let (pusher, docs) = notes.into_parts();
-        let stored: Vec<_> = docs
+        let ok: HashSet<&str> = acks
+            .iter()
+            .filter(|a| a.ok)
+            .map(|a| a.id.as_str())
+            .collect();
+        let stored: Vec<DocRefs> = docs
             .into_iter()
-            .filter(|(id, _, _)| acks.iter().any(|a| a.ok && &a.id == id))
+            .filter(|(id, _, _)| ok.contains(id.as_str()))
             .collect();
         if stored.is_empty() {
             return Ok(());
         }
-        on_pool(store, move |s| {
-            for (id, hashes, keys) in &stored {
-                s.set_refs(id, hashes, keys, &pusher)?;
-            }
-            Ok(())
-        })
-        .await
+        // One transaction (one commit) for the whole push.
+        on_pool(store, move |s| s.set_refs(&stored, &pusher)).await
     }
 }
 

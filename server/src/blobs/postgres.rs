@@ -23,7 +23,7 @@ use postgres::IsolationLevel;
 use postgres::Row;
 
 use super::tx::{Assembler, PhotoTx, Verifier, append_in, set_refs_in};
-use super::{Append, BlobStore, Chunk, Photo, READ_PIECE, UploadPolicy, UploadState};
+use super::{Append, BlobStore, Chunk, DocRefs, Photo, READ_PIECE, UploadPolicy, UploadState};
 use crate::pg::{Cx, Fail, PgPool, Res};
 use crate::storage::{Scope, StoreError, StoreResult};
 
@@ -399,15 +399,8 @@ impl BlobStore for PostgresBlobStore {
         })
     }
 
-    fn set_refs(
-        &self,
-        doc_id: &str,
-        hashes: &[String],
-        keys: &[String],
-        pusher: &Scope,
-    ) -> StoreResult<()> {
-        self.pool
-            .write(|cx| set_refs_in(cx, doc_id, hashes, keys, pusher))
+    fn set_refs(&self, docs: &[DocRefs], pusher: &Scope) -> StoreResult<()> {
+        self.pool.write(|cx| set_refs_in(cx, docs, pusher))
     }
 
     fn visible(&self, hash: &str, scope: &Scope) -> StoreResult<bool> {

@@ -9,7 +9,7 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::tx::{Assembler, PhotoTx, Verifier, append_in, set_refs_in};
-use super::{Append, BlobStore, Chunk, Photo, UploadPolicy, UploadState};
+use super::{Append, BlobStore, Chunk, DocRefs, Photo, UploadPolicy, UploadState};
 use crate::open::SqlitePool;
 use crate::storage::{Scope, StoreError, StoreResult};
 
@@ -382,15 +382,8 @@ impl BlobStore for SqliteBlobStore {
         })
     }
 
-    fn set_refs(
-        &self,
-        doc_id: &str,
-        hashes: &[String],
-        keys: &[String],
-        pusher: &Scope,
-    ) -> StoreResult<()> {
-        self.db
-            .write(|tx| set_refs_in(&mut Sql(tx), doc_id, hashes, keys, pusher))
+    fn set_refs(&self, docs: &[DocRefs], pusher: &Scope) -> StoreResult<()> {
+        self.db.write(|tx| set_refs_in(&mut Sql(tx), docs, pusher))
     }
 
     fn visible(&self, hash: &str, scope: &Scope) -> StoreResult<bool> {

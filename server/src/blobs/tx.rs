@@ -6,7 +6,7 @@
 use outpost_core::sync::blobs::{MAX_BLOB_BYTES, MAX_CHUNK_BYTES};
 use sha2::{Digest, Sha256};
 
-use super::{Append, Chunk, Photo, READ_PIECE, UploadPolicy, UploadState, end_of};
+use super::{Append, Chunk, DocRefs, Photo, READ_PIECE, UploadPolicy, UploadState, end_of};
 use crate::storage::{Scope, StoreError};
 
 /// The statements of one backend inside one transaction. `E` is the backend's error, so a
@@ -111,21 +111,22 @@ pub(crate) fn append_in<T: PhotoTx>(
 /// Records the references of one document (see [`super::BlobStore::set_refs`]).
 pub(crate) fn set_refs_in<T: PhotoTx>(
     tx: &mut T,
-    doc_id: &str,
-    hashes: &[String],
-    keys: &[String],
+    docs: &[DocRefs],
     pusher: &Scope,
 ) -> Result<(), T::E> {
-    for h in hashes {
-        if tx.ref_known(h, doc_id)? {
-            continue;
+    for (doc_id, hashes, keys) in docs {
+        for h in hashes {
+            if tx.ref_known(h, doc_id)? {
+                continue;
+            }
+            // The first reference comes before the upload (documents go first); a later one
+            // by someone who can see the photo already is as good.
+            let proven = !tx.photo_or_upload(h)? || tx.refs_in(h, pusher, true)?;
+            tx.insert_ref(h, doc_id, proven)?;
         }
-        // The first reference comes before the upload (documents go first); a later one by
-        // someone who can see the photo already is as good.
-        let proven = !tx.photo_or_upload(h)? || tx.refs_in(h, pusher, true)?;
-        tx.insert_ref(h, doc_id, proven)?;
+        tx.set_doc_keys(doc_id, keys)?;
     }
-    tx.set_doc_keys(doc_id, keys)
+    Ok(())
 }
 
 /// What a backend does with a chunk, decided once for every backend by [`plan`].

@@ -3,8 +3,9 @@
 //!
 //! # Pushes: judged outside the writer
 //! Each pushed document is read from committed data, loaded and judged (`check`, core's
-//! `check_push`: the Automerge-heavy part) with no write lock held. Judged documents are
-//! then written in short transactions of a few dozen documents; each write first checks
+//! `check_push`: the Automerge-heavy part) with no write lock held, a window of documents
+//! at a time on a few threads. Judged documents are then written in short transactions of
+//! a few dozen documents; each write first checks
 //! that the document's heads are still the ones it was judged against. If another push
 //! changed the document in between, it is judged again (outside again, a few times, then
 //! under the write lock so it cannot starve). Other devices' pushes and every read go on
@@ -20,6 +21,7 @@
 //! catch-up, by walking the feed in position order.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use automerge::AutoCommit;
 use outpost_core::InspectionStatus;
@@ -35,12 +37,14 @@ use crate::scope::doc_keys;
 
 /// Documents written per transaction: short enough that the writer is free again within
 /// milliseconds, long enough that a commit (an fsync) is shared by many.
-const BATCH_DOCS: usize = 8;
+const BATCH_DOCS: usize = 64;
 /// Bytes (snapshots and changes) written per transaction.
 const BATCH_BYTES: usize = 256 << 10;
 /// Times a document whose heads moved is judged again outside the writer before it is
 /// judged under the write lock.
 const RECHECKS: usize = 3;
+/// Documents per judging thread at least: a small push is judged on its own thread.
+const PER_JUDGE: usize = 4;
 /// Up to this many changed documents a page is put together from their own change rows;
 /// beyond, by walking the feed.
 const PER_DOC: usize = 256;
@@ -355,8 +359,8 @@ fn judge(index: usize, d: &PushDoc, stored: Stored, check: &PushCheck<'_>) -> Ve
         .into_iter()
         .map(|(hash, bytes)| Fresh {
             actor: doc
-                .get_change_by_hash(&hash)
-                .map(|c| c.actor_id().to_bytes().to_vec())
+                .get_change_meta_by_hash(&hash)
+                .map(|c| c.actor.to_bytes().to_vec())
                 .unwrap_or_default(),
             hash: hash.0.to_vec(),
             bytes,
@@ -409,29 +413,109 @@ pub fn push<B: Backend>(
     let mut acks: Vec<Option<Ack>> = vec![None; docs.len()];
     let mut batch: Vec<Ready> = Vec::new();
     let mut weight = 0;
-    for (i, d) in docs.iter().enumerate() {
-        if ctx.cancelled() {
-            return Err(StoreError::Cancelled);
-        }
-        let stored = open(b, &d.id, ctx.now)?;
-        match judge(i, d, stored, check) {
-            Verdict::Refused(r) => acks[i] = Some(refused(&d.id, r)),
-            Verdict::Known => acks[i] = Some(ok(&d.id, 0)),
-            Verdict::Ready(r) => {
-                weight += r.weight();
-                batch.push(*r);
+    let mut start = 0;
+    while start < docs.len() {
+        let end = (start + BATCH_DOCS).min(docs.len());
+        let verdicts = judge_window(b, docs, start..end, check, ctx)?;
+        for (i, verdict) in (start..end).zip(verdicts) {
+            match verdict {
+                Verdict::Refused(r) => acks[i] = Some(refused(&docs[i].id, r)),
+                Verdict::Known => acks[i] = Some(ok(&docs[i].id, 0)),
+                Verdict::Ready(r) => {
+                    weight += r.weight();
+                    batch.push(*r);
+                }
+            }
+            if batch.len() >= BATCH_DOCS || weight >= BATCH_BYTES {
+                flush(b, docs, &mut batch, &mut acks, check, ctx)?;
+                weight = 0;
             }
         }
-        if batch.len() >= BATCH_DOCS || weight >= BATCH_BYTES {
-            flush(b, docs, &mut batch, &mut acks, check, ctx)?;
-            weight = 0;
-        }
+        start = end;
     }
     flush(b, docs, &mut batch, &mut acks, check, ctx)?;
     acks.into_iter()
         .zip(docs)
         .map(|(a, d)| a.ok_or_else(|| StoreError::Db(format!("document {} was not judged", d.id))))
         .collect()
+}
+
+/// Judges the documents `window` of a push, on a few threads when there are several: judging
+/// is most of a push's cost and needs no lock, so a large push finishes sooner on a machine
+/// with idle cores (its threads keep the priority of the one that started them).
+fn judge_window<B: Backend>(
+    b: &B,
+    docs: &[PushDoc],
+    window: std::ops::Range<usize>,
+    check: &PushCheck<'_>,
+    ctx: &PushContext<'_>,
+) -> StoreResult<Vec<Verdict>> {
+    let one = |i: usize| -> StoreResult<Verdict> {
+        if ctx.cancelled() {
+            return Err(StoreError::Cancelled);
+        }
+        let stored = open(b, &docs[i].id, ctx.now)?;
+        Ok(judge(i, &docs[i], stored, check))
+    };
+    let workers = judges().min(window.len() / PER_JUDGE);
+    if workers <= 1 {
+        return window.map(one).collect();
+    }
+    let next = AtomicUsize::new(window.start);
+    let mut found: Vec<(usize, StoreResult<Verdict>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= window.end {
+                            return mine;
+                        }
+                        let v = one(i);
+                        let stop = v.is_err();
+                        mine.push((i, v));
+                        if stop {
+                            // Let the others run out: the push ends with this error.
+                            next.store(window.end, Ordering::Relaxed);
+                            return mine;
+                        }
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(mine) => mine,
+                // A judge that panicked: its document ends the push as an error, as it
+                // would have on one thread.
+                Err(p) => std::panic::resume_unwind(p),
+            })
+            .collect()
+    });
+    found.sort_by_key(|(i, _)| *i);
+    if found.len() != window.len() {
+        // One judge stopped early: report its error.
+        for (_, v) in found {
+            v?;
+        }
+        return Err(StoreError::Db(
+            "a judging thread stopped without a cause".into(),
+        ));
+    }
+    found.into_iter().map(|(_, v)| v).collect()
+}
+
+/// Threads judging one large push: the machine's cores, at most four.
+fn judges() -> usize {
+    static JUDGES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *JUDGES.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(4)
+    })
 }
 
 /// What writing one judged document found.

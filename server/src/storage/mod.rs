@@ -139,7 +139,7 @@ pub struct Page {
 
 /// Checks one pushed document against what the server holds (`None`: new document).
 pub type PushCheck<'a> =
-    dyn Fn(&str, Option<AutoCommit>, &[Vec<u8>]) -> Result<Accepted, Refusal> + 'a;
+    dyn Fn(&str, Option<AutoCommit>, &[Vec<u8>]) -> Result<Accepted, Refusal> + Sync + 'a;
 
 /// What a push runs under besides its documents.
 #[derive(Debug, Clone, Copy)]
