@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the `outpost` CLI of an earlier commit (default: the merge base with main) into
-# target/baseline/outpost-<commit>, for the same-run baselines of
-# `cargo bench -p outpost-tests --bench sync` (sections cpu and memory). The build happens in
+# Builds the `outpost` CLI and the `outpost-server` of an earlier commit (default: the merge
+# base with main) into target/baseline/outpost-<commit> and outpost-server-<commit>, for the
+# same-run baselines of `cargo bench -p outpost-tests --bench sync` (sections cpu and
+# memory): the older client syncs with the server of its own build. The build happens in
 # a throwaway worktree with its own target directory, seeded from this one's release build
 # so dependencies are not compiled again.
 #
@@ -11,7 +12,8 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 commit=$(git rev-parse --short "${1:-$(git merge-base HEAD main)}")
 out="$root/target/baseline/outpost-$commit"
-if [ -x "$out" ]; then
+server="$root/target/baseline/outpost-server-$commit"
+if [ -x "$out" ] && [ -x "$server" ]; then
     echo "$out"
     exit 0
 fi
@@ -22,7 +24,8 @@ mkdir -p "$work/src/target"
 if [ -d "$root/target/release" ]; then
     cp -a "$root/target/release" "$work/src/target/"
 fi
-(cd "$work/src" && cargo build --release --locked -p outpost-cli >&2)
+(cd "$work/src" && cargo build --release --locked -p outpost-cli -p outpost-server >&2)
 mkdir -p "$root/target/baseline"
 cp "$work/src/target/release/outpost" "$out"
+cp "$work/src/target/release/outpost-server" "$server"
 echo "$out"

@@ -200,6 +200,24 @@ fn server_with(dir: &std::path::Path, n: usize) -> Server {
     server
 }
 
+/// `bin`'s own server (see [`DeviceBin::start_server`]).
+fn server_for(bin: &DeviceBin) -> Server {
+    bin.start_server(&city())
+        .expect("the baselines list only builds whose server is there")
+}
+
+/// `bin`'s own server holding `n` cases, pushed by a process of `bin`'s build.
+fn pull_server(bin: &DeviceBin, dir: &std::path::Path, n: usize) -> Server {
+    if *bin == DeviceBin::Current {
+        return server_with(dir, n);
+    }
+    let server = server_for(bin);
+    let db = pusher(bin, &server, dir, n);
+    let r = process::sync(bin, &db);
+    assert!(r.ok, "filling the baseline's server: {}", r.output);
+    server
+}
+
 /// A store enrolled with `server` holding `n` new cases, made by `bin`'s build and closed:
 /// ready for a process.
 fn pusher(bin: &DeviceBin, server: &Server, dir: &std::path::Path, n: usize) -> PathBuf {
@@ -214,30 +232,41 @@ fn puller(bin: &DeviceBin, server: &Server, dir: &std::path::Path) -> PathBuf {
     bin.enrolled(server, dir, "member-a2")
 }
 
-fn cpu(dir: &std::path::Path) {
-    const N: usize = 1000;
+/// This build, and before it the baseline when there is one with its own server: an older
+/// client syncs with the server of its own build (it may not speak this build's protocol).
+fn device_bins() -> Vec<(&'static str, DeviceBin)> {
     let mut bins = vec![("this build", DeviceBin::Current)];
     match DeviceBin::baseline() {
-        Some(b) => bins.insert(0, ("baseline", b)),
-        None => println!(
-            "   (no baseline CLI: run scripts/baseline-cli.sh or set OUTPOST_BASELINE_CLI)"
+        Some(b) if b.has_server() => bins.insert(0, ("baseline", b)),
+        Some(DeviceBin::Cli(p)) => println!(
+            "   (baseline {} has no server of its own build beside it: run scripts/baseline-cli.sh)",
+            p.display()
+        ),
+        _ => println!(
+            "   (no baseline CLI: run scripts/baseline-cli.sh or set OUTPOST_BASELINE_CLI and OUTPOST_BASELINE_SERVER)"
         ),
     }
-    println!("== 1,000 cases by a device process (target: both ≥ 2× faster, instructions ÷ 2)");
     for (name, b) in &bins {
         if let DeviceBin::Cli(p) = b {
             println!("   {name}: {}", p.display());
         }
     }
-    let pull_server = server_with(dir, N);
+    bins
+}
+
+fn cpu(dir: &std::path::Path) {
+    const N: usize = 1000;
+    println!("== 1,000 cases by a device process (target: both ≥ 2× faster, instructions ÷ 2)");
+    let bins = device_bins();
+    let pull_servers: Vec<Server> = bins.iter().map(|(_, b)| pull_server(b, dir, N)).collect();
     let mut best: Vec<(Duration, Duration)> = vec![(Duration::MAX, Duration::MAX); bins.len()];
     for _ in 0..3 {
         for (k, (name, b)) in bins.iter().enumerate() {
-            let server = Server::start(&city());
+            let server = server_for(b);
             let db = pusher(b, &server, dir, N);
             let push = process::sync(b, &db);
             assert!(push.ok, "{name} push: {}", push.output);
-            let db = puller(b, &pull_server, dir);
+            let db = puller(b, &pull_servers[k], dir);
             let pull = process::sync(b, &db);
             assert!(pull.ok, "{name} pull: {}", pull.output);
             best[k].0 = best[k].0.min(push.took);
@@ -263,12 +292,12 @@ fn cpu(dir: &std::path::Path) {
         return;
     }
     let mut counts = Vec::new();
-    for (name, b) in &bins {
-        let server = Server::start(&city());
+    for (k, (name, b)) in bins.iter().enumerate() {
+        let server = server_for(b);
         let db = pusher(b, &server, dir, N);
         let push = process::sync_counted(b, &db);
         assert!(push.ok, "{name} push under callgrind: {}", push.output);
-        let db = puller(b, &pull_server, dir);
+        let db = puller(b, &pull_servers[k], dir);
         let pull = process::sync_counted(b, &db);
         assert!(pull.ok, "{name} pull under callgrind: {}", pull.output);
         let (p, q) = (
@@ -293,13 +322,9 @@ fn cpu(dir: &std::path::Path) {
 
 fn memory(dir: &std::path::Path) {
     println!("== peak resident memory of a device process (target: each ≤ 64 MB)");
-    let baseline = DeviceBin::baseline();
-    let mut bins = vec![("this build", DeviceBin::Current)];
-    if let Some(b) = baseline {
-        bins.insert(0, ("baseline", b));
-    }
+    let bins = device_bins();
     for (name, b) in &bins {
-        let server = Server::start(&city());
+        let server = server_for(b);
         let db = pusher(b, &server, dir, 1000);
         let r = process::sync(b, &db);
         assert!(r.ok, "{}", r.output);
@@ -310,14 +335,14 @@ fn memory(dir: &std::path::Path) {
         println!("   {name:<10} pushing 1,000 cases:        {rss}");
     }
     for n in [1000usize, 10_000] {
-        let t = Instant::now();
-        let server = server_with(dir, n);
-        let made = t.elapsed();
         for (name, b) in &bins {
             if n > 1000 && matches!(b, DeviceBin::Cli(_)) {
                 println!("   {name:<10} pulling {n} cases: not run (it grows ~0.33 MB a case)");
                 continue;
             }
+            let t = Instant::now();
+            let server = pull_server(b, dir, n);
+            let made = t.elapsed();
             let db = puller(b, &server, dir);
             let r = process::sync(b, &db);
             assert!(r.ok, "{}", r.output);

@@ -253,6 +253,8 @@ pub struct Server {
     pub database: Option<std::sync::Arc<TestDb>>,
     /// Where the server's log goes, when it was asked to keep it (`Launch::log`).
     log: Option<PathBuf>,
+    /// The server program: this build's test server, or another build's (`Launch::program`).
+    program: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -266,6 +268,9 @@ pub struct Launch<'a> {
     pub open_metrics: bool,
     /// Keeps the server's log (JSON lines) for `Server::log_lines`.
     pub log: bool,
+    /// Another build's `outpost-server` (a same-run baseline) instead of this build's test
+    /// server; it is given only the flags every build knows.
+    pub program: Option<&'a Path>,
 }
 
 impl Server {
@@ -281,6 +286,7 @@ impl Server {
                 args: serve_args,
                 open_metrics: true,
                 log: false,
+                program: None,
             },
         )
     }
@@ -293,9 +299,17 @@ impl Server {
         let db_url = database.as_ref().map(|d| d.url.as_str());
         let file = dir.path().join("directory.json");
         std::fs::write(&file, serde_json::to_vec(directory).expect("json")).expect("write");
-        admin(&data_dir, db_url, &["directory", "import", path_str(&file)]);
+        let program = launch
+            .program
+            .map_or_else(|| bin("outpost-test-server"), Path::to_path_buf);
+        admin(
+            &program,
+            &data_dir,
+            db_url,
+            &["directory", "import", path_str(&file)],
+        );
         let log = launch.log.then(|| dir.path().join("server.log"));
-        let (child, addr, url) = spawn(&data_dir, db_url, launch, log.as_deref());
+        let (child, addr, url) = spawn(&program, &data_dir, db_url, launch, log.as_deref());
         Server {
             child,
             addr,
@@ -303,6 +317,7 @@ impl Server {
             data_dir,
             database,
             log,
+            program,
             _dir: dir,
         }
     }
@@ -336,8 +351,9 @@ impl Server {
             args: serve_args,
             open_metrics: true,
             log: false,
+            program: None,
         };
-        let (child, addr, url) = spawn(&data_dir, Some(&database.url), launch, None);
+        let (child, addr, url) = spawn(&self.program, &data_dir, Some(&database.url), launch, None);
         Server {
             child,
             addr,
@@ -345,6 +361,7 @@ impl Server {
             data_dir,
             database: Some(database),
             log: None,
+            program: self.program.clone(),
             _dir: dir,
         }
     }
@@ -352,6 +369,7 @@ impl Server {
     /// Runs an administration subcommand on this server's data directory.
     pub fn admin(&self, args: &[&str]) -> String {
         admin(
+            &self.program,
             &self.data_dir,
             self.database.as_ref().map(|d| d.url.as_str()),
             args,
@@ -362,6 +380,7 @@ impl Server {
     /// to fail.
     pub fn admin_command(&self, args: &[&str]) -> Command {
         admin_command(
+            &self.program,
             &self.data_dir,
             self.database.as_ref().map(|d| d.url.as_str()),
             args,
@@ -445,6 +464,7 @@ fn path_str(p: &Path) -> &str {
 
 /// Starts `serve` and reads the address it bound.
 fn spawn(
+    program: &Path,
     data_dir: &Path,
     database: Option<&str>,
     launch: Launch<'_>,
@@ -455,7 +475,7 @@ fn spawn(
         None if std::env::var_os("OUTPOST_TEST_LOGS").is_some() => Stdio::inherit(),
         None => Stdio::null(),
     };
-    let mut cmd = Command::new(bin("outpost-test-server"));
+    let mut cmd = Command::new(program);
     cmd.arg("--data-dir").arg(data_dir);
     if let Some(db) = database {
         cmd.args(["--database", db]);
@@ -488,8 +508,13 @@ fn spawn(
 }
 
 /// An `outpost-server` administration command on a server's data directory and database.
-fn admin_command(data_dir: &Path, database: Option<&str>, args: &[&str]) -> Command {
-    let mut cmd = Command::new(bin("outpost-test-server"));
+fn admin_command(
+    program: &Path,
+    data_dir: &Path,
+    database: Option<&str>,
+    args: &[&str],
+) -> Command {
+    let mut cmd = Command::new(program);
     cmd.arg("--data-dir").arg(data_dir);
     if let Some(db) = database {
         cmd.args(["--database", db]);
@@ -498,8 +523,8 @@ fn admin_command(data_dir: &Path, database: Option<&str>, args: &[&str]) -> Comm
     cmd
 }
 
-fn admin(data_dir: &Path, database: Option<&str>, args: &[&str]) -> String {
-    let out = admin_command(data_dir, database, args)
+fn admin(program: &Path, data_dir: &Path, database: Option<&str>, args: &[&str]) -> String {
+    let out = admin_command(program, data_dir, database, args)
         .output()
         .expect("run admin command");
     assert!(

@@ -101,10 +101,48 @@ impl DeviceBin {
             .find(|p| {
                 p.file_name()
                     .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("outpost-") && !n.contains("test-device"))
+                    .is_some_and(|n| n.starts_with("outpost-") && !n.starts_with("outpost-server"))
             })?;
         Some(DeviceBin::Cli(found))
     }
+
+    /// Whether the server this program syncs with is there ([`DeviceBin::start_server`]).
+    pub fn has_server(&self) -> bool {
+        match self {
+            DeviceBin::Current => true,
+            DeviceBin::Cli(cli) => paired_server(cli).is_some(),
+        }
+    }
+
+    /// Starts the server this program syncs with: this build's for this build; for a
+    /// baseline CLI, the `outpost-server` of the same build, since an older client may not
+    /// speak this build's protocol. `None`: that server is not there.
+    pub fn start_server(&self, directory: &outpost_server::Directory) -> Option<Server> {
+        let program = match self {
+            DeviceBin::Current => None,
+            DeviceBin::Cli(cli) => Some(paired_server(cli)?),
+        };
+        Some(Server::launch(
+            directory,
+            crate::harness::Launch {
+                // Flags an older server may not know stay off.
+                open_metrics: program.is_none(),
+                program: program.as_deref(),
+                ..Default::default()
+            },
+        ))
+    }
+}
+
+/// The server built with baseline CLI `cli`: `OUTPOST_BASELINE_SERVER`, or
+/// `outpost-server-<commit>` beside `outpost-<commit>` (`scripts/baseline-cli.sh`).
+fn paired_server(cli: &Path) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("OUTPOST_BASELINE_SERVER") {
+        return Some(PathBuf::from(p));
+    }
+    let commit = cli.file_name()?.to_str()?.strip_prefix("outpost-")?;
+    let server = cli.with_file_name(format!("outpost-server-{commit}"));
+    server.is_file().then_some(server)
 }
 
 /// What one device process run did.
