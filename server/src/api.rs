@@ -91,12 +91,18 @@ pub struct App {
     pushes: crate::pushing::PushTurns,
     /// Response time standards for the figures; set once at start.
     standards: std::sync::OnceLock<stats::Standards>,
-    /// Devices by token hash, as the database last said: a sync with nothing new by one of
-    /// them checks the token in the same statement that reads the feed.
-    known: std::sync::Mutex<std::collections::HashMap<Vec<u8>, DeviceRecord>>,
+    /// Devices by token hash, as the database last said, with the feed watch's epoch then:
+    /// a sync with nothing new by one of them checks the token in the same statement that
+    /// reads the feed, or, while the watch's epoch is unchanged, is answered by the watch.
+    known: std::sync::Mutex<std::collections::HashMap<Vec<u8>, Known>>,
+    /// What this process hears of every process's writes (PostgreSQL; set once at start).
+    watch: std::sync::OnceLock<Arc<crate::storage::watch::FeedWatch>>,
     /// The workstation console's sign-in limits and live updates (`crate::console`).
     pub console: crate::console::Console,
 }
+
+/// A device as the database last said, and the feed watch's epoch then.
+type Known = (DeviceRecord, Option<u64>);
 
 /// Devices remembered in [`App::known`] before it starts over.
 const KNOWN_DEVICES: usize = 200_000;
@@ -116,6 +122,7 @@ pub struct Metrics {
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
     rate_limited: AtomicU64,
+    watched_syncs: AtomicU64,
     /// Connections: open, refused at a cap, timed out (`transport.rs`).
     pub transport: Arc<Counters>,
 }
@@ -126,7 +133,7 @@ impl Metrics {
     }
 
     pub fn render(&self) -> String {
-        let rows: [(&str, &str, &AtomicU64); 11] = [
+        let rows: [(&str, &str, &AtomicU64); 12] = [
             ("outpost_requests_total", "HTTP requests", &self.requests),
             (
                 "outpost_errors_total",
@@ -134,6 +141,11 @@ impl Metrics {
                 &self.errors,
             ),
             ("outpost_syncs_total", "sync round trips", &self.syncs),
+            (
+                "outpost_watched_syncs_total",
+                "syncs with nothing new answered from the feed watch, with no statement",
+                &self.watched_syncs,
+            ),
             (
                 "outpost_enrollments_total",
                 "devices enrolled",
@@ -210,7 +222,18 @@ impl App {
             pushes: crate::pushing::PushTurns::default(),
             standards: std::sync::OnceLock::new(),
             known: std::sync::Mutex::new(std::collections::HashMap::new()),
+            watch: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Answers idle syncs from `watch` from now on ([`crate::storage::watch`]).
+    pub fn set_watch(&self, watch: Arc<crate::storage::watch::FeedWatch>) {
+        let _ = self.watch.set(watch);
+    }
+
+    /// The watch's epoch now (`None`: no watch, or not live).
+    fn epoch(&self) -> Option<u64> {
+        self.watch.get()?.epoch()
     }
 
     /// Sets the response time standards the figures apply (default: [`stats::Standards`]).
@@ -593,6 +616,8 @@ fn token_hash(parts: &Parts) -> Result<Vec<u8>, ApiError> {
 impl App {
     /// The device holding the token (hash), checked against the database now.
     async fn check(self: &Arc<App>, token_hash: Vec<u8>) -> Result<Caller, ApiError> {
+        // Before the database is asked: a change heard meanwhile makes the record stale.
+        let epoch = self.epoch();
         let hash = token_hash.clone();
         let found = blocking(self.storage.clone(), move |s| s.authenticate(&hash)).await?;
         let Some((device, version)) = found else {
@@ -600,7 +625,7 @@ impl App {
             return Err(ApiError::unauthorized("unknown device token"));
         };
         let dir = self.index(version).await?;
-        self.caller(token_hash, device, dir)
+        self.caller(token_hash, device, dir, epoch)
     }
 
     /// The caller a checked device makes, remembered for its next sync.
@@ -609,6 +634,7 @@ impl App {
         token_hash: Vec<u8>,
         device: DeviceRecord,
         dir: Arc<DirectoryIndex>,
+        epoch: Option<u64>,
     ) -> Result<Caller, ApiError> {
         if device.revoked_at.is_some() {
             self.forget(&token_hash);
@@ -624,7 +650,7 @@ impl App {
         if known.len() >= KNOWN_DEVICES {
             known.clear();
         }
-        known.insert(token_hash, device.clone());
+        known.insert(token_hash, (device.clone(), epoch));
         Ok(Caller {
             device,
             member,
@@ -639,9 +665,10 @@ impl App {
             .remove(token_hash);
     }
 
-    /// The caller as last checked, with the directory as it is in memory now.
-    fn known_caller(&self, token_hash: &[u8]) -> Option<Caller> {
-        let device = self
+    /// The caller as last checked, with the directory as it is in memory now, and the
+    /// watch's epoch when it was checked.
+    fn known_caller(&self, token_hash: &[u8]) -> Option<(Caller, Option<u64>)> {
+        let (device, epoch) = self
             .known
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -649,11 +676,27 @@ impl App {
             .clone();
         let dir = self.index.read().unwrap_or_else(|p| p.into_inner()).clone();
         let member = dir.member(&device.member_id)?.clone();
-        Some(Caller {
-            device,
-            member,
-            dir,
-        })
+        Some((
+            Caller {
+                device,
+                member,
+                dir,
+            },
+            epoch,
+        ))
+    }
+
+    /// The device checked again by a sync's statement: remembered with the epoch read
+    /// before that statement.
+    fn rechecked(&self, token_hash: &[u8], epoch: Option<u64>) {
+        if let Some(e) = self
+            .known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(token_hash)
+        {
+            e.1 = epoch;
+        }
     }
 }
 
@@ -680,6 +723,8 @@ pub struct SyncCaller {
     token_hash: Vec<u8>,
     caller: Caller,
     checked: bool,
+    /// The watch's epoch when a known caller was last checked.
+    epoch: Option<u64>,
 }
 
 impl FromRequestParts<Arc<App>> for SyncCaller {
@@ -688,15 +733,17 @@ impl FromRequestParts<Arc<App>> for SyncCaller {
     async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
         let token_hash = token_hash(parts)?;
         let who = match app.known_caller(&token_hash) {
-            Some(caller) => SyncCaller {
+            Some((caller, epoch)) => SyncCaller {
                 token_hash,
                 caller,
                 checked: false,
+                epoch,
             },
             None => SyncCaller {
                 caller: app.check(token_hash.clone()).await?,
                 token_hash,
                 checked: true,
+                epoch: None,
             },
         };
         log_device(parts, &who.caller.device);
@@ -984,16 +1031,18 @@ async fn sync(
         token_hash,
         caller,
         checked,
+        epoch,
     } = who;
     let caller = match (checked, req.push.is_empty()) {
         (true, _) => caller,
         // A known device with nothing to push: one statement checks its token and reads
         // the feed. Unless the directory changed since: then the whole way.
-        (false, true) => match pull_known(&app, &token_hash, caller, &req.cursor, max_bytes).await?
-        {
-            Ok(done) => return Ok(reply(&app, &headers, req_bytes, Vec::new(), done)),
-            Err(()) => app.check(token_hash).await?,
-        },
+        (false, true) => {
+            match pull_known(&app, &token_hash, caller, epoch, &req.cursor, max_bytes).await? {
+                Ok(done) => return Ok(reply(&app, &headers, req_bytes, Vec::new(), done)),
+                Err(()) => app.check(token_hash).await?,
+            }
+        }
         // A push is judged only for a device checked now.
         (false, false) => app.check(token_hash).await?,
     };
@@ -1089,6 +1138,7 @@ async fn pull_known(
     app: &Arc<App>,
     token_hash: &[u8],
     caller: Caller,
+    epoch: Option<u64>,
     cursor: &str,
     max_bytes: usize,
 ) -> Result<Result<Pulled, ()>, ApiError> {
@@ -1096,6 +1146,24 @@ async fn pull_known(
     let tag = scope_tag(&scope);
     let after = parse_cursor(cursor, &tag)
         .ok_or_else(|| ApiError::bad_request("bad_cursor", "the cursor is not one of ours"))?;
+    // Nothing in the scope after the cursor, as every process's writes were heard, and
+    // nothing about devices or the directory since this one was checked: no statement.
+    if let (Some(w), Some(e)) = (app.watch.get(), epoch)
+        && let Some(head) = w.quiet(e, &scope, after)
+    {
+        Metrics::add(&app.metrics.watched_syncs, 1);
+        return Ok(Ok(Pulled {
+            directory_version: caller.dir.version,
+            tag,
+            page: crate::storage::Page {
+                docs: Vec::new(),
+                cursor: head,
+                more: false,
+                bytes: 0,
+            },
+        }));
+    }
+    let checked_at = app.epoch();
     let actor = hex::decode(&caller.device.actor).map_err(ApiError::internal)?;
     let hash = token_hash.to_vec();
     let found = blocking(app.storage.clone(), move |s| {
@@ -1113,6 +1181,7 @@ async fn pull_known(
     if version != caller.dir.version || device.member_id != caller.device.member_id {
         return Ok(Err(()));
     }
+    app.rechecked(token_hash, checked_at);
     Ok(Ok(Pulled {
         directory_version: version,
         tag,

@@ -614,7 +614,11 @@ fn serve(data_dir: &Path, database: Option<&str>, args: ServeArgs) -> Res<()> {
         } else {
             "http"
         };
+        let watch = storage.start_watch();
         let app = App::new(storage, limits);
+        if let Some(w) = watch {
+            app.set_watch(w);
+        }
         // Console cookies are `Secure` whenever browsers reach the server over TLS.
         app.console
             .set_secure(transport.tls.is_some() || transport.behind_tls_proxy);

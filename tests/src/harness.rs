@@ -28,6 +28,22 @@ pub fn bin(name: &str) -> PathBuf {
     p.join(name)
 }
 
+/// Waits until `f` holds, for at most `within`; panics naming `what` if it never does.
+/// For what another process learns a moment later (a revocation heard through the
+/// database's notifications).
+pub fn eventually(what: &str, within: std::time::Duration, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if f() {
+            return;
+        }
+        if std::time::Instant::now() >= deadline {
+            panic!("not within {within:?}: {what}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// The test city: street S → comprehensive grid C1 → grids G1, G2 → micro-grid G1A.
 pub fn city() -> Directory {
     let grid = |id: &str, level, parent: Option<&str>| GridInfo {
@@ -385,6 +401,17 @@ impl Server {
             self.database.as_ref().map(|d| d.url.as_str()),
             args,
         )
+    }
+
+    /// One series of the server's `/metrics` (started with `Launch::open_metrics`, as
+    /// `Server::start` does), e.g. `outpost_syncs_total`.
+    pub fn metric(&self, series: &str) -> u64 {
+        let r = http(self.addr, "GET", "/metrics", &[], b"").expect("GET /metrics");
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let text = String::from_utf8_lossy(&r.body);
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{series} is not in\n{text}"))
     }
 
     pub fn invite(&self, member: &str) -> String {

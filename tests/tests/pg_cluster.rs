@@ -19,7 +19,7 @@ use outpost_core::{Category, EventKind, Member, NewCase, Role, Status, Store, Ur
 use outpost_server::storage::postgres::HookPoint;
 use outpost_server::storage::{Page, PushContext, Scope};
 use outpost_server::{PostgresStorage, Storage};
-use outpost_tests::harness::{Device, Server, TestDb, city, test_database};
+use outpost_tests::harness::{Device, Server, TestDb, city, eventually, test_database};
 
 fn pg() -> String {
     test_database().expect(
@@ -96,16 +96,90 @@ fn two_processes_serve_devices_as_one_server_alternating() {
         b.storage().head().unwrap(),
         "one feed"
     );
-    // A device revoked through the administration command is refused by both processes.
+    // A device revoked through the administration command is refused by both processes
+    // (each hears of it from the database a moment after it commits).
     a.admin(&["revoke", "--device", &member.device_id()]);
     for s in servers {
         via(&mut member, s);
-        assert!(
-            member.try_sync().is_err(),
-            "revoked device synced via {}",
-            s.url
+        eventually(
+            &format!("the revoked device is refused via {}", s.url),
+            Duration::from_secs(2),
+            || member.try_sync().is_err(),
         );
     }
+}
+
+/// A known device's idle sync is answered by its process's feed watch, with no statement,
+/// and misses nothing: a write through the other process reaches it, a write to another
+/// grid leaves it quiet, and a revocation is heard.
+#[test]
+fn idle_syncs_are_answered_from_the_watch_and_miss_nothing() {
+    pg();
+    let a = Server::start(&city());
+    let b = a.start_replica(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let writer = Device::enroll(&a, &a.url, dir.path(), "member-a1");
+    let reader = Device::enroll(&a, &b.url, dir.path(), "member-a2");
+    let other = Device::enroll(&a, &b.url, dir.path(), "member-b");
+    let watched = || b.metric("outpost_watched_syncs_total");
+    // The first sync checks the device; later idle ones are answered by B's watch.
+    reader.sync();
+    other.sync();
+    eventually(
+        "B answers idle syncs itself",
+        Duration::from_secs(5),
+        || {
+            let before = watched();
+            reader.sync();
+            watched() > before
+        },
+    );
+    for round in 0..5 {
+        // Written through A, in G1: B's G1 device gets it within a moment.
+        let id = writer
+            .store
+            .create_case(case(&format!("through A {round}"), "G1"))
+            .unwrap();
+        writer.sync();
+        eventually(
+            &format!("case {round} reaches G1 through B"),
+            Duration::from_secs(2),
+            || {
+                reader.sync();
+                reader.store.case(&id).is_ok()
+            },
+        );
+        // Nothing in G2 changed: its device stays quiet, answered by the watch.
+        let before = watched();
+        let r = other.sync();
+        assert_eq!(r.pulled_changes, 0);
+        assert!(
+            watched() > before,
+            "round {round}: G2's idle sync asked the database"
+        );
+        assert!(other.store.case(&id).is_err(), "G2 sees a G1 case");
+    }
+    // What the reader pushes through B is seen through A at once by the writer (one
+    // database), and the reader's own idle syncs go on from the watch.
+    let id = reader.store.create_case(case("through B", "G1")).unwrap();
+    reader.sync();
+    eventually(
+        "the writer gets it through A",
+        Duration::from_secs(2),
+        || {
+            writer.sync();
+            writer.store.case(&id).is_ok()
+        },
+    );
+    // Revoked through the administration command: B hears it and refuses.
+    a.admin(&["revoke", "--device", &other.device_id()]);
+    eventually(
+        "B refuses the revoked device",
+        Duration::from_secs(2),
+        || other.try_sync().is_err(),
+    );
+    let r = reader.try_sync();
+    assert!(r.is_ok(), "an unrevoked device goes on: {r:?}");
 }
 
 /// A feed reader that pulls one position per page and remembers every change it got.

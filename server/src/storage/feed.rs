@@ -602,6 +602,7 @@ struct Placed<'a> {
     id: &'a str,
     rows: usize,
     entering: Vec<&'a str>,
+    keys: &'a [String],
 }
 
 /// Writes judged documents whose heads are unchanged, in one transaction.
@@ -653,6 +654,7 @@ fn write_batch(db: &mut dyn Sql, batch: &[Ready], now: i64) -> StoreResult<Vec<W
                 id: &r.id,
                 rows: new_rows,
                 entering,
+                keys: &r.keys,
             });
         }
     }
@@ -661,7 +663,9 @@ fn write_batch(db: &mut dyn Sql, batch: &[Ready], now: i64) -> StoreResult<Vec<W
     }
     let positions = db.number(&rows)?;
     let mut at = 0;
+    let mut changed: HashSet<&str> = HashSet::new();
     for p in placed {
+        changed.extend(p.keys.iter().map(String::as_str));
         at += p.rows;
         let last = positions.get(at - 1).copied().ok_or_else(|| {
             StoreError::Db(format!(
@@ -684,6 +688,10 @@ fn write_batch(db: &mut dyn Sql, batch: &[Ready], now: i64) -> StoreResult<Vec<W
             &[p.id.into(), last.into()],
         )?;
     }
+    let last = positions.iter().copied().max().unwrap_or(0);
+    let mut changed: Vec<&str> = changed.into_iter().collect();
+    changed.sort_unstable();
+    db.announce_feed(last, &changed)?;
     Ok(out)
 }
 

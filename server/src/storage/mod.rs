@@ -23,6 +23,7 @@ pub mod postgres;
 pub mod registry;
 pub mod sql;
 pub mod sqlite;
+pub mod watch;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -285,9 +286,18 @@ pub trait Storage: Send + Sync + 'static {
     /// Stored documents set aside because their snapshot does not load: (id, reason, when
     /// in ms), oldest first.
     fn quarantined(&self) -> StoreResult<Vec<(String, String, i64)>>;
+    /// Starts hearing every process's writes ([`watch`]); `None` on a backend served by one
+    /// process, where a sync asks the database.
+    fn start_watch(&self) -> Option<std::sync::Arc<watch::FeedWatch>> {
+        None
+    }
 }
 
 impl<B: sql::Backend> Storage for B {
+    fn start_watch(&self) -> Option<std::sync::Arc<watch::FeedWatch>> {
+        sql::Backend::start_watch(self)
+    }
+
     fn ping(&self) -> StoreResult<()> {
         self.read(|db| db.one("SELECT 1", &[]).map(drop))
     }

@@ -16,15 +16,17 @@
 //! Reads run outside transactions: one round trip per statement.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use bytes::BytesMut;
 use postgres::error::SqlState;
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 use postgres::{Client, GenericClient, IsolationLevel, NoTls, Statement};
 
 use super::sql::{self, Backend, Param, Row, Sql, Value};
+use super::watch::{self, FeedWatch};
 use super::{StoreError, StoreResult, feed};
 
 /// Schema versions; `meta.schema` holds how many have run.
@@ -133,6 +135,75 @@ pub enum HookPoint {
 
 type Hook = Arc<dyn Fn(HookPoint) + Send + Sync>;
 
+/// Keeps `watch` fed for as long as it lives, connecting again after a failure.
+fn listen(config: &postgres::Config, watch: &Weak<FeedWatch>) {
+    loop {
+        let outcome = hear(config, watch);
+        let Some(w) = watch.upgrade() else { return };
+        w.lost();
+        if let Err(e) = outcome {
+            tracing::warn!(error = %e, "feed watch lost its connection: syncs ask the database until it is back");
+        }
+        drop(w);
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// Listens, reads where the feed stands, then applies notifications until the connection
+/// fails or the watch is dropped (`Ok`).
+fn hear(config: &postgres::Config, watch: &Weak<FeedWatch>) -> Result<(), String> {
+    let mut client = config.connect(NoTls).map_err(|e| format!("connect: {e}"))?;
+    // Listening first: what commits while the state is read is heard as well.
+    client
+        .batch_execute("LISTEN outpost_feed; LISTEN outpost_directory")
+        .map_err(|e| e.to_string())?;
+    let head: i64 = client
+        .query_one("SELECT value FROM meta WHERE key = 'feed_head'", &[])
+        .and_then(|r| r.try_get(0))
+        .map_err(|e| e.to_string())?;
+    let mut keys = HashMap::new();
+    for r in client
+        .query(
+            "SELECT key, max(last_seq) FROM doc_scopes WHERE current GROUP BY key",
+            &[],
+        )
+        .map_err(|e| e.to_string())?
+    {
+        let key: String = r.try_get(0).map_err(|e| e.to_string())?;
+        let at: i64 = r.try_get(1).map_err(|e| e.to_string())?;
+        keys.insert(key, at.max(0) as u64);
+    }
+    match watch.upgrade() {
+        Some(w) => w.restart(head.max(0) as u64, keys),
+        None => return Ok(()),
+    }
+    loop {
+        let Some(w) = watch.upgrade() else {
+            return Ok(());
+        };
+        let mut heard = false;
+        let mut notes = client.notifications();
+        let mut iter = notes.timeout_iter(Duration::from_secs(5));
+        while let Some(n) = iter.next().map_err(|e| e.to_string())? {
+            heard = true;
+            match n.channel() {
+                "outpost_directory" => w.directory_changed(),
+                "outpost_feed" => match watch::parse_payload(n.payload()) {
+                    Some((at, keys)) => w.changed(at, keys.as_deref()),
+                    None => return Err(format!("a feed notice not understood: {:?}", n.payload())),
+                },
+                _ => {}
+            }
+        }
+        drop(iter);
+        drop(notes);
+        if !heard {
+            // Quiet for a while: make sure the connection still is.
+            client.simple_query("SELECT 1").map_err(|e| e.to_string())?;
+        }
+    }
+}
+
 /// A pooled connection with its prepared statements.
 struct Conn {
     client: Client,
@@ -143,6 +214,8 @@ pub struct PostgresStorage {
     config: postgres::Config,
     pool: Mutex<Vec<Conn>>,
     hook: Mutex<Option<Hook>>,
+    /// This process's feed watch, once started.
+    watch: Mutex<Weak<FeedWatch>>,
 }
 
 fn pg_error(e: postgres::Error) -> StoreError {
@@ -240,6 +313,14 @@ struct Pg<'a, C: GenericClient> {
     storage: &'a PostgresStorage,
     /// Positions were handed out: the commit comes next.
     numbered: bool,
+    /// What this transaction announced, for this process's own watch once it commits.
+    announced: Vec<Announced>,
+}
+
+/// A notification a transaction sent.
+enum Announced {
+    Feed(u64, Vec<String>),
+    Directory,
 }
 
 impl<C: GenericClient> Pg<'_, C> {
@@ -280,6 +361,25 @@ impl<C: GenericClient> Sql for Pg<'_, C> {
         self.client
             .execute(&s, &Self::params(params))
             .map_err(pg_error)
+    }
+
+    fn announce_feed(&mut self, at: u64, keys: &[&str]) -> StoreResult<()> {
+        // Delivered when (and only if) the transaction commits, in commit order.
+        self.exec(
+            "SELECT pg_notify('outpost_feed', ?1)::text",
+            &[watch::payload(at, keys).as_str().into()],
+        )?;
+        self.announced.push(Announced::Feed(
+            at,
+            keys.iter().map(|k| k.to_string()).collect(),
+        ));
+        Ok(())
+    }
+
+    fn announce_directory(&mut self) -> StoreResult<()> {
+        self.exec("SELECT pg_notify('outpost_directory', '')::text", &[])?;
+        self.announced.push(Announced::Directory);
+        Ok(())
     }
 
     /// The counter the last numbering transaction committed.
@@ -345,10 +445,49 @@ impl PostgresStorage {
             config,
             pool: Mutex::new(Vec::new()),
             hook: Mutex::new(None),
+            watch: Mutex::new(Weak::new()),
         };
         storage.migrate()?;
         feed::reproject(&storage)?;
         Ok(storage)
+    }
+
+    /// Starts hearing the feed's and the directory's notifications on a connection of its
+    /// own, on a thread that ends once the returned watch is dropped (see [`watch`]). Until
+    /// it has heard from the database the watch answers nothing.
+    pub fn watch_feed(&self) -> Arc<FeedWatch> {
+        let w = Arc::new(FeedWatch::new());
+        let weak = Arc::downgrade(&w);
+        *self.watch.lock().unwrap_or_else(|p| p.into_inner()) = weak.clone();
+        let config = self.config.clone();
+        let started = std::thread::Builder::new()
+            .name("outpost-watch".into())
+            .spawn(move || listen(&config, &weak));
+        if let Err(e) = started {
+            tracing::warn!(error = %e, "cannot start the feed watch: syncs ask the database");
+        }
+        w
+    }
+
+    /// Applies a committed transaction's announcements to this process's watch.
+    fn heard(&self, announced: Vec<Announced>) {
+        if announced.is_empty() {
+            return;
+        }
+        let Some(w) = self
+            .watch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .upgrade()
+        else {
+            return;
+        };
+        for a in announced {
+            match a {
+                Announced::Feed(at, keys) => w.wrote(at, &keys),
+                Announced::Directory => w.directory_changed(),
+            }
+        }
     }
 
     /// Calls `hook` at fixed points of every push of this instance (tests provoke races
@@ -403,12 +542,17 @@ impl PostgresStorage {
                 stmts: &mut conn.stmts,
                 storage: self,
                 numbered: false,
+                announced: Vec::new(),
             };
             let out = f(&mut pg)?;
             if pg.numbered {
                 self.fire(HookPoint::BeforeCommit);
             }
+            let announced = std::mem::take(&mut pg.announced);
             tx.commit().map_err(pg_error)?;
+            // This process's own requests see its writes at once, before the reply that
+            // says they are stored; the others hear them from the database.
+            self.heard(announced);
             Ok(out)
         })();
         self.checkin(conn);
@@ -478,9 +622,14 @@ impl Backend for PostgresStorage {
             stmts: &mut conn.stmts,
             storage: self,
             numbered: false,
+            announced: Vec::new(),
         });
         self.checkin(conn);
         out
+    }
+
+    fn start_watch(&self) -> Option<Arc<FeedWatch>> {
+        Some(self.watch_feed())
     }
 
     fn write<R>(&self, mut f: impl FnMut(&mut dyn Sql) -> StoreResult<R>) -> StoreResult<R> {

@@ -113,11 +113,14 @@ pub fn import_directory(db: &mut dyn Sql, d: &Directory) -> StoreResult<i64> {
             &[(&t.id).into(), t.version.into(), (&t.to_json()).into()],
         )?;
     }
-    db.one(
-        "UPDATE meta SET value = value + 1 WHERE key = 'directory_version' RETURNING value",
-        &[],
-    )?
-    .int(0)
+    let version = db
+        .one(
+            "UPDATE meta SET value = value + 1 WHERE key = 'directory_version' RETURNING value",
+            &[],
+        )?
+        .int(0)?;
+    db.announce_directory()?;
+    Ok(version)
 }
 
 pub fn create_invite(
@@ -272,5 +275,8 @@ pub fn revoke(db: &mut dyn Sql, target: &RevokeTarget<'_>, now: i64) -> StoreRes
             )?
         }
     };
+    if n > 0 {
+        db.announce_directory()?;
+    }
     Ok(n as usize)
 }

@@ -215,6 +215,17 @@ pub trait Sql {
     /// feed positions, in this order, such that positions become visible in increasing
     /// order. Returns the positions.
     fn number(&mut self, rows: &[i64]) -> StoreResult<Vec<u64>>;
+    /// In a write: once it commits, tells every server process on this database that
+    /// scope `keys` changed, up to position `at` ([`super::watch`]). A backend served by
+    /// one process has nobody to tell.
+    fn announce_feed(&mut self, _at: u64, _keys: &[&str]) -> StoreResult<()> {
+        Ok(())
+    }
+    /// In a write: once it commits, tells every server process that devices or the
+    /// directory changed ([`super::watch`]).
+    fn announce_directory(&mut self) -> StoreResult<()> {
+        Ok(())
+    }
 }
 
 impl dyn Sql + '_ {
@@ -246,6 +257,10 @@ pub trait Backend: Send + Sync + 'static {
     /// Runs `f` in one write transaction, committed when it returns `Ok`. A backend may
     /// run `f` again after a lost race with another process ([`StoreError::Retry`]).
     fn write<R>(&self, f: impl FnMut(&mut dyn Sql) -> StoreResult<R>) -> StoreResult<R>;
+    /// See [`super::Storage::start_watch`].
+    fn start_watch(&self) -> Option<std::sync::Arc<super::watch::FeedWatch>> {
+        None
+    }
 }
 
 /// Portable statements each schema version adds after the backend's own (index `i`: version
