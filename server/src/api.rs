@@ -1036,7 +1036,8 @@ async fn sync(
     let caller = match (checked, req.push.is_empty()) {
         (true, _) => caller,
         // A known device with nothing to push: one statement checks its token and reads
-        // the feed. Unless the directory changed since: then the whole way.
+        // the feed, or none when the feed watch is sure nothing changed for it. Unless the
+        // directory changed since: then the whole way.
         (false, true) => {
             match pull_known(&app, &token_hash, caller, epoch, &req.cursor, max_bytes).await? {
                 Ok(done) => return Ok(reply(&app, &headers, req_bytes, Vec::new(), done)),
