@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use outpost_core::sync::{SyncClient, SyncConfig, SyncError};
 use outpost_tests::harness::{
-    Device, Launch, Reply, Server, bin, city, connect_from, http, http_from,
+    self, Device, Launch, Reply, Server, bin, city, connect_from, http, http_from,
 };
 
 fn ip(last: u8) -> IpAddr {
@@ -56,15 +56,8 @@ fn metric(addr: SocketAddr, series: &str) -> u64 {
 }
 
 /// Waits until `f` holds, for at most 20 s.
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("never happened: {what}");
+fn eventually(what: &str, f: impl FnMut() -> bool) {
+    harness::eventually(what, Duration::from_secs(20), f);
 }
 
 /// How long until the server closes `s`, reading (and dropping) whatever it sends.
