@@ -44,6 +44,13 @@ pub fn eventually(what: &str, within: std::time::Duration, mut f: impl FnMut() -
     }
 }
 
+/// One series' value in Prometheus' text format, e.g. `outpost_connections_open`.
+pub fn series_value(text: &str, series: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("{series} is not in\n{text}"))
+}
+
 /// The test city: street S → comprehensive grid C1 → grids G1, G2 → micro-grid G1A.
 pub fn city() -> Directory {
     let grid = |id: &str, level, parent: Option<&str>| GridInfo {
@@ -408,10 +415,7 @@ impl Server {
     pub fn metric(&self, series: &str) -> u64 {
         let r = http(self.addr, "GET", "/metrics", &[], b"").expect("GET /metrics");
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-        let text = String::from_utf8_lossy(&r.body);
-        text.lines()
-            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-            .unwrap_or_else(|| panic!("{series} is not in\n{text}"))
+        series_value(&String::from_utf8_lossy(&r.body), series)
     }
 
     pub fn invite(&self, member: &str) -> String {

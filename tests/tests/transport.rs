@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use outpost_core::sync::{SyncClient, SyncConfig, SyncError};
 use outpost_tests::harness::{
-    self, Device, Launch, Reply, Server, bin, city, connect_from, http, http_from,
+    self, Device, Launch, Reply, Server, bin, city, connect_from, http, http_from, series_value,
 };
 
 fn ip(last: u8) -> IpAddr {
@@ -42,17 +42,10 @@ fn scrape(addr: SocketAddr, token: Option<&str>) -> Reply {
     http(addr, "GET", "/metrics", &headers, b"").expect("scrape")
 }
 
-/// One series' value in Prometheus' text format, e.g. `outpost_connections_open`.
-fn value(text: &str, series: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("{series} is not in\n{text}"))
-}
-
 fn metric(addr: SocketAddr, series: &str) -> u64 {
     let r = scrape(addr, None);
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    value(&String::from_utf8_lossy(&r.body), series)
+    series_value(&String::from_utf8_lossy(&r.body), series)
 }
 
 /// Waits until `f` holds, for at most 20 s.
@@ -257,7 +250,7 @@ fn connections_over_a_cap_are_closed_at_once_while_others_are_served() {
     });
     let m = String::from_utf8_lossy(&scrape(maddr, None).body).into_owned();
     assert_eq!(
-        value(
+        series_value(
             &m,
             "outpost_connections_refused_total{cap=\"max_connections_per_ip\"}"
         ),
@@ -270,7 +263,7 @@ fn connections_over_a_cap_are_closed_at_once_while_others_are_served() {
     assert!(r.is_err(), "a connection over the total cap: {r:?}");
     let m = String::from_utf8_lossy(&scrape(maddr, None).body).into_owned();
     assert_eq!(
-        value(
+        series_value(
             &m,
             "outpost_connections_refused_total{cap=\"max_connections\"}"
         ),
@@ -635,6 +628,6 @@ fn enrollment_floods_get_429_per_address_and_per_member_and_are_logged() {
     let m = scrape(addr, Some(TOKEN));
     assert_eq!(m.status, 200);
     let m = String::from_utf8_lossy(&m.body);
-    assert_eq!(value(&m, "outpost_rate_limited_total"), 4);
-    assert_eq!(value(&m, "outpost_enrollments_total"), 3);
+    assert_eq!(series_value(&m, "outpost_rate_limited_total"), 4);
+    assert_eq!(series_value(&m, "outpost_enrollments_total"), 3);
 }

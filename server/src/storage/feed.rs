@@ -5,12 +5,11 @@
 //! Each pushed document is read from committed data, loaded and judged (`check`, core's
 //! `check_push`: the Automerge-heavy part) with no write lock held, a window of documents
 //! at a time on a few threads. Judged documents are then written in short transactions of
-//! a few dozen documents; each write first checks
-//! that the document's heads are still the ones it was judged against. If another push
-//! changed the document in between, it is judged again (outside again, a few times, then
-//! under the write lock so it cannot starve). Other devices' pushes and every read go on
-//! while one device's large push is judged, and the work stops between documents once the
-//! request is abandoned.
+//! a few dozen documents; each write first checks that the document's heads are still the
+//! ones it was judged against. If another push changed the document in between, it is
+//! judged again (outside again, a few times, then under the write lock so it cannot
+//! starve). Other devices' pushes and every read go on while one device's large push is
+//! judged, and the work stops between documents once the request is abandoned.
 //!
 //! # Pulls: from the scope, not from the whole feed
 //! `doc_scopes` holds, per document and scope key, since when the key is current (`since`)
