@@ -30,14 +30,29 @@ step "cargo test"
 cargo test --workspace --locked
 
 # Every suite runs even when one fails, so one failure does not hide another; the command
-# fails at the end if any did.
+# fails at the end if any did. Each suite's output is also kept in target/suite-logs/, and
+# a failed suite's last lines are printed again at the very end, where a reader of a long
+# log (or of only its tail) finds them.
+logs=target/suite-logs
+rm -rf "$logs"
+mkdir -p "$logs"
 failed=()
 for suite in scripts/suites/*.sh; do
     [ -e "$suite" ] || continue
     step "$suite"
-    bash "$suite" || failed+=("$suite")
+    log="$logs/$(basename "$suite" .sh).log"
+    set +e
+    bash "$suite" 2>&1 | tee "$log"
+    status=${PIPESTATUS[0]}
+    set -e
+    [ "$status" -eq 0 ] || failed+=("$suite")
 done
 step ""
+for suite in "${failed[@]}"; do
+    log="$logs/$(basename "$suite" .sh).log"
+    echo "== why $suite failed (its last 60 lines; all of it in $log)"
+    tail -n 60 "$log"
+done
 echo "== wall time per step"
 printf '%s\n' "${timings[@]}"
 printf '%6d s  total\n' $(($(date +%s) - all_started))

@@ -65,6 +65,7 @@ members=(
     "gm-zhao:赵网格员:grid_member:--grid G-652"
     "rider-chen:陈师傅:courier:--grid G-653"
     "lead-wu:吴站长:grid_lead:--grid G-653"
+    "rider-zhou:周师傅:courier:--grid G-650"
 )
 for m in "${members[@]}"; do
     IFS=: read -r id name role scope <<<"$m"
@@ -125,6 +126,11 @@ if [ -d "$shots" ]; then
     (cd "$shots" && find . -name '*.png' | sort | sed 's|^\./|   |')
 fi
 echo "Results: Tests run: $total, Failures: $failures, Errors: $errors, Skipped: $skipped"
+if [ "$failures" -ne 0 ] || [ "$errors" -ne 0 ]; then
+    # Again after the screenshot list, so that the reason is in the suite's last lines.
+    echo "== failed tests (from $reports)"
+    grep -h -B1 -A6 '<failure\|<error' "$reports"/TEST-*.xml | cut -c1-400 | head -n 40
+fi
 if [ "$status" -ne 0 ] || [ "$total" -eq 0 ] || [ "$failures" -ne 0 ] || [ "$errors" -ne 0 ]; then
     echo "android-screens suite: FAILED" >&2
     exit 1

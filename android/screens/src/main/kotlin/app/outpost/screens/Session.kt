@@ -27,10 +27,12 @@ import app.outpost.perform
 import app.outpost.report
 import app.outpost.syncBadges
 import app.outpost.walkthroughScreen
+import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.filter
 import kotlinx.coroutines.flow.map
 import kotlinx.coroutines.flow.onStart
+import kotlinx.coroutines.withContext
 
 /**
  * The screens' one door to the facade (app.outpost): every flow a screen shows and every
@@ -73,21 +75,21 @@ class Session(val outpost: Outpost, val platform: Platform) {
      * The one-tap "person in distress" flag: saved at once with the last fix if recent and
      * without one if not, then an expedited sync is asked for. Returns the case id.
      */
-    suspend fun flag(grid: String): Result<String> = core {
+    suspend fun flag(grid: String): Result<String> = act {
         val id = outpost.flagPersonInDistress(grid, platform.recentLocation())
         platform.requestSync(SyncPolicy.expedite(Urgency.LIFE_SAFETY))
         id
     }
 
     /** Adds a fresh fix to a flag saved without one, if core still lets the reporter correct it. */
-    suspend fun locateFlag(caseId: String): Result<Unit> = core {
+    suspend fun locateFlag(caseId: String): Result<Unit> = act {
         val case = outpost.case(caseId)
         if (case.location == null && outpost.actions(caseId).any { it.action == Action.EDIT && it.allowed }) {
             platform.currentLocation()?.let { outpost.edit(caseId, CaseEdit(location = it)) }
         }
     }
 
-    suspend fun report(draft: ReportDraft, gridId: String, fallbackTitle: String): Result<String> = core {
+    suspend fun report(draft: ReportDraft, gridId: String, fallbackTitle: String): Result<String> = act {
         // The draft's photos are camera files: core copies them in with the case.
         val id = outpost.report(draft, gridId, fallbackTitle)
         platform.requestSync(SyncPolicy.expedite(draft.urgency))
@@ -95,28 +97,28 @@ class Session(val outpost: Outpost, val platform: Platform) {
     }
 
     /** Performs a case action; core checks it again (another phone may have moved the case). */
-    suspend fun perform(caseId: String, action: Action, input: ActionInput, urgency: Urgency): Result<Unit> = core {
+    suspend fun perform(caseId: String, action: Action, input: ActionInput, urgency: Urgency): Result<Unit> = act {
         outpost.perform(caseId, action, input)
         platform.requestSync(SyncPolicy.expedite(urgency))
     }
 
-    suspend fun startWalkthrough(templateId: String, siteName: String, gridId: String, address: String): Result<String> = core {
+    suspend fun startWalkthrough(templateId: String, siteName: String, gridId: String, address: String): Result<String> = act {
         val site = Site(siteName.trim(), gridId, address.trim().ifEmpty { null }, platform.recentLocation())
         outpost.startInspection(templateId, site)
     }
 
     /** Answers a checklist item; `photos` are camera files, which core copies in. */
     suspend fun answer(inspectionId: String, itemId: String, value: AnswerValue, note: String, photos: List<String>): Result<Unit> =
-        core { outpost.answer(inspectionId, itemId, value, note.trim(), photos).let { } }
+        act { outpost.answer(inspectionId, itemId, value, note.trim(), photos).let { } }
 
     /** Submits a walkthrough; the hazard cases it raised. */
-    suspend fun submit(inspectionId: String): Result<List<String>> = core {
+    suspend fun submit(inspectionId: String): Result<List<String>> = act {
         val raised = outpost.submit(inspectionId)
         platform.requestSync(expedited = false)
         raised
     }
 
-    suspend fun enroll(serverUrl: String, code: String): Result<Unit> = core {
+    suspend fun enroll(serverUrl: String, code: String): Result<Unit> = act {
         outpost.enroll(serverUrl.trim(), code.trim(), platform.deviceName)
         platform.requestSync(expedited = false)
     }
@@ -128,6 +130,14 @@ class Session(val outpost: Outpost, val platform: Platform) {
      * uploads it; a reference to a photo the phone does not hold is refused.
      */
     suspend fun takePhoto(): Result<String?> = core { platform.takePhoto() }
+
+    /**
+     * A person's action: it runs to its end, sync request included, even when the screen that
+     * started it leaves meanwhile (enrolling replaces the enrollment screen as soon as core
+     * knows the member, which cancels that screen's coroutines).
+     */
+    private suspend inline fun <T> act(crossinline block: suspend () -> T): Result<T> =
+        withContext(NonCancellable) { core { block() } }
 
     private inline fun <T> core(block: () -> T): Result<T> = try {
         Result.success(block())

@@ -48,9 +48,16 @@ class Phone(val name: String, dir: File) : AutoCloseable {
     val session = Session(outpost, platform)
     val nav = BackStack()
 
-    /** Runs the sync the screens asked for, as the app's scheduler would; fails if none was asked. */
+    /**
+     * Runs the sync the screens asked for, as the app's scheduler would; fails if none was
+     * asked within 10 s. The request comes from the coroutine that did the work, which may
+     * finish after the screen already shows its result (enrollment: core's state changes,
+     * the tabs appear, then the request is made).
+     */
     suspend fun runRequestedSync() {
-        check(platform.syncRequests.isNotEmpty()) { "$name: the screens asked for no sync" }
+        val deadline = System.nanoTime() + 10_000_000_000L
+        while (platform.syncRequests.isEmpty() && System.nanoTime() < deadline) kotlinx.coroutines.delay(20)
+        check(platform.syncRequests.isNotEmpty()) { "$name: the screens asked for no sync within 10 s" }
         platform.syncRequests.clear()
         outpost.syncNow()
     }

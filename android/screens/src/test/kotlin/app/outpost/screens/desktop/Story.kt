@@ -124,11 +124,16 @@ class Story(private val name: String) {
             node.config.getOrNull(SemanticsProperties.EditableText)?.let { listOf(it.text) }.orEmpty() +
             node.children.flatMap { texts(it) }
 
-    /** Taps the clickable element showing [text] (inside the node tagged [within], if given). */
+    /**
+     * Taps the clickable element showing [text] (inside the node tagged [within], if given),
+     * once it is on screen: a list fills from core's flows after the screen appears.
+     */
     fun SkikoComposeUiTest.tap(text: String, within: String? = null): SemanticsNodeInteraction {
         var matcher = hasText(text) and hasClickAction()
         if (within != null) matcher = matcher and hasAnyAncestor(hasTestTag(within))
-        val node = if (onAllNodes(matcher, useUnmergedTree = false).fetchSemanticsNodes().isNotEmpty()) {
+        val clickable = { onAllNodes(matcher, useUnmergedTree = false).fetchSemanticsNodes().isNotEmpty() }
+        until("'$text' to tap", 20_000) { clickable() || onAllNodesWithText(text).fetchSemanticsNodes().isNotEmpty() }
+        val node = if (clickable()) {
             onNode(matcher)
         } else {
             // A Text inside a button: the click action is on the merged parent.
@@ -137,10 +142,17 @@ class Story(private val name: String) {
         return node.performClick().also { waitForIdle() }
     }
 
-    /** Scrolls the list on screen to the item with [key], once the list is there. */
+    /** Scrolls the list on screen to the item with [key], once the list is there and holds it. */
     fun SkikoComposeUiTest.scrollTo(key: Any) {
-        until("a scrollable list", 20_000) { onAllNodes(hasScrollAction()).fetchSemanticsNodes().isNotEmpty() }
-        onNode(hasScrollAction()).performScrollToKey(key)
+        until("item '$key' in a scrollable list", 20_000) {
+            onAllNodes(hasScrollAction()).fetchSemanticsNodes().isNotEmpty() &&
+                try {
+                    onNode(hasScrollAction()).performScrollToKey(key)
+                    true
+                } catch (e: IllegalArgumentException) {
+                    false // the list has not got the item yet
+                }
+        }
         waitForIdle()
     }
 
